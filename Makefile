@@ -1,0 +1,48 @@
+# Two entry points: `make run` (the product, with a demo) and `make test` (the whole suite).
+# Each installs what it needs itself.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# PostgreSQL for the tests (trust auth, user postgres), as on CI.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/commons
+
+.PHONY: install run test lint format migrate bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# With no settings: DEBUG on, an SQLite file in var/ and in-process tasks. DATABASE_URL and
+# CELERY_BROKER_URL switch to PostgreSQL and Redis.
+run: export DEBUG ?= 1
+run: install
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: export DJANGO_SETTINGS_MODULE = config.settings_test
+test: export DATABASE_URL ?= $(TEST_DATABASE_URL)
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

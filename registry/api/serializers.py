@@ -1,0 +1,231 @@
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from registry.choices import CommunityRole, DataCategory, OrganizationRole, Technique
+from registry.models import (
+    AISystem,
+    AuditEvent,
+    Community,
+    CommunityMembership,
+    Organization,
+    OrganizationMembership,
+    Registration,
+    RegistrationVersion,
+)
+from registry.permissions import Action
+
+UNKNOWN_FIELD = _("Unknown field.")
+READ_ONLY_FIELD = _("This field cannot be changed.")
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuse keys the endpoint does not accept, instead of silently dropping a client's typo."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(set(data) - writable)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [READ_ONLY_FIELD if name in self.fields else UNKNOWN_FIELD] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
+    pass
+
+
+class UsernameField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="username", queryset=get_user_model().objects.filter(is_active=True), **kwargs)
+
+
+class CommunitySerializer(StrictModelSerializer):
+    parent = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Community.objects.all(), allow_null=True, required=False
+    )
+
+    class Meta:
+        model = Community
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "kind",
+            "parent",
+            "jurisdiction_code",
+            "description",
+            "website",
+            "public_register_enabled",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class CommunityMemberSerializer(StrictModelSerializer):
+    username = UsernameField(source="user")
+    role = serializers.ChoiceField(choices=CommunityRole.choices)
+
+    class Meta:
+        model = CommunityMembership
+        fields = ["username", "role", "created_at"]
+        read_only_fields = ["created_at"]
+        validators = []  # uniqueness is an idempotent grant, handled by the service
+
+
+class OrganizationSerializer(StrictModelSerializer):
+    class Meta:
+        model = Organization
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "country",
+            "registration_number",
+            "lei",
+            "website",
+            "contact_name",
+            "contact_email",
+            "description",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class OrganizationMemberSerializer(StrictModelSerializer):
+    username = UsernameField(source="user")
+    role = serializers.ChoiceField(choices=OrganizationRole.choices)
+
+    class Meta:
+        model = OrganizationMembership
+        fields = ["username", "role", "created_at"]
+        read_only_fields = ["created_at"]
+        validators = []
+
+
+class FilingScopedMixin:
+    """Limit related-object choices to what the requesting user may file with, so a foreign id reads as
+    'does not exist' rather than revealing another organization's objects."""
+
+    scoped_fields: dict[str, type] = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        for name, model in self.scoped_fields.items():
+            if name in self.fields and not self.fields[name].read_only:
+                user = request.user if request else None
+                self.fields[name].queryset = model.objects.restrict(user, Action.FILE)
+
+
+class AISystemSerializer(FilingScopedMixin, StrictModelSerializer):
+    scoped_fields = {"organization": Organization}
+    organization = serializers.SlugRelatedField(slug_field="slug", queryset=Organization.objects.none())
+    techniques = serializers.ListField(
+        child=serializers.ChoiceField(choices=Technique.choices), required=False, max_length=len(Technique.values)
+    )
+    data_categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=DataCategory.choices),
+        required=False,
+        max_length=len(DataCategory.values),
+    )
+
+    class Meta:
+        model = AISystem
+        fields = "__all__"
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators = []  # the service checks constraints through full_clean with readable messages
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            fields["organization"].read_only = True
+        return fields
+
+
+class RegistrationSerializer(FilingScopedMixin, StrictModelSerializer):
+    scoped_fields = {"system": AISystem}
+    system = serializers.PrimaryKeyRelatedField(queryset=AISystem.objects.none())
+    system_name = serializers.CharField(source="system.name", read_only=True)
+    lifecycle_stage = serializers.CharField(source="system.lifecycle_stage", read_only=True)
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    community = serializers.SlugRelatedField(slug_field="slug", queryset=Community.objects.all())
+    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Registration
+        fields = [
+            "id",
+            "system",
+            "system_name",
+            "organization",
+            "community",
+            "status",
+            "risk_tier",
+            "lifecycle_stage",
+            "deployment_context",
+            "deployment_date",
+            "disclosure",
+            "version",
+            "reviewer",
+            "review_comment",
+            "submitted_at",
+            "decided_at",
+            "retired_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "status",
+            "version",
+            "review_comment",
+            "submitted_at",
+            "decided_at",
+            "retired_at",
+            "created_at",
+            "updated_at",
+        ]
+        validators = []
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            fields["system"].read_only = True
+            fields["community"].read_only = True
+        return fields
+
+
+class TransitionSerializer(StrictSerializer):
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2500, default="")
+
+
+class ReaderSerializer(StrictSerializer):
+    username = UsernameField()
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_username", read_only=True)
+    target = serializers.CharField(source="target_repr", read_only=True)
+    at = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "at", "actor", "action", "target_type", "target_id", "target", "changes", "comment"]
+
+
+class RegistrationVersionSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = RegistrationVersion
+        fields = ["number", "snapshot", "created_by", "created_at"]
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    expiry = serializers.DateTimeField()

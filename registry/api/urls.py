@@ -1,0 +1,18 @@
+from django.urls import include, path
+from knox import views as knox_views
+from rest_framework.routers import DefaultRouter
+
+from registry.api import views
+
+router = DefaultRouter()
+router.register("communities", views.CommunityViewSet, basename="community")
+router.register("organizations", views.OrganizationViewSet, basename="organization")
+router.register("systems", views.AISystemViewSet, basename="system")
+router.register("registrations", views.RegistrationViewSet, basename="registration")
+
+urlpatterns = [
+    path("auth/token/", views.TokenLoginView.as_view(), name="auth-token"),
+    path("auth/logout/", knox_views.LogoutView.as_view(), name="auth-logout"),
+    path("auth/logout-all/", knox_views.LogoutAllView.as_view(), name="auth-logout-all"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,65 @@
+"""Filters shared by the API and the dashboard, so a list means the same thing in both."""
+
+import django_filters
+from django.db.models import Q
+
+from registry.choices import LifecycleStage, RegistrationStatus, RiskTier
+from registry.models import AISystem, Community, Registration
+
+
+class RegistrationFilterSet(django_filters.FilterSet):
+    community = django_filters.CharFilter(field_name="community__slug", help_text="Community slug (exact).")
+    community_tree = django_filters.CharFilter(
+        method="filter_community_tree", help_text="Community slug; includes every descendant community."
+    )
+    organization = django_filters.CharFilter(field_name="organization__slug", help_text="Organization slug.")
+    system = django_filters.NumberFilter(field_name="system_id")
+    status = django_filters.MultipleChoiceFilter(choices=RegistrationStatus.choices)
+    risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices)
+    lifecycle_stage = django_filters.MultipleChoiceFilter(
+        field_name="system__lifecycle_stage", choices=LifecycleStage.choices
+    )
+    q = django_filters.CharFilter(method="filter_text", help_text="Text in the system's name, purpose or vendor.")
+    submitted_after = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+    submitted_before = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
+
+    class Meta:
+        model = Registration
+        fields = []
+
+    def filter_community_tree(self, queryset, name, value):
+        path = Community.objects.filter(slug=value).values_list("path", flat=True).first()
+        if path is None:
+            return queryset.none()
+        return queryset.filter(community__path__startswith=path)
+
+    def filter_text(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(system__name__icontains=value) | Q(system__purpose__icontains=value) | Q(system__vendor__icontains=value)
+        )
+
+
+class AISystemFilterSet(django_filters.FilterSet):
+    organization = django_filters.CharFilter(field_name="organization__slug")
+    lifecycle_stage = django_filters.MultipleChoiceFilter(choices=LifecycleStage.choices)
+    q = django_filters.CharFilter(method="filter_text")
+
+    class Meta:
+        model = AISystem
+        fields = []
+
+    def filter_text(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(Q(name__icontains=value) | Q(purpose__icontains=value)) if value else queryset
+
+
+class CommunityFilterSet(django_filters.FilterSet):
+    parent = django_filters.CharFilter(field_name="parent__slug")
+    kind = django_filters.CharFilter()
+
+    class Meta:
+        model = Community
+        fields = []

@@ -1,0 +1,25 @@
+from .audit import AuditEvent
+from .communities import Community, CommunityMembership
+from .idempotency import IdempotencyKey
+from .organizations import Organization, OrganizationMembership
+from .registrations import (
+    Registration,
+    RegistrationGroupObjectPermission,
+    RegistrationUserObjectPermission,
+    RegistrationVersion,
+)
+from .systems import AISystem
+
+__all__ = [
+    "AISystem",
+    "AuditEvent",
+    "Community",
+    "CommunityMembership",
+    "IdempotencyKey",
+    "Organization",
+    "OrganizationMembership",
+    "Registration",
+    "RegistrationGroupObjectPermission",
+    "RegistrationUserObjectPermission",
+    "RegistrationVersion",
+]

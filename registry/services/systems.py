@@ -1,0 +1,69 @@
+from django.db import transaction
+
+from registry import errors
+from registry.errors import InvalidTransition
+from registry.models import AISystem, Organization, Registration
+from registry.permissions import Action
+
+from .audit import audit_record, diff, snapshot
+from .common import apply_fields, locked_for, require
+
+SYSTEM_FIELDS = {
+    field.name
+    for field in AISystem._meta.concrete_fields
+    if field.editable and field.name not in {"id", "organization", "created_at", "updated_at"}
+}
+
+
+@transaction.atomic
+def system_create(*, actor, organization: Organization, **data) -> AISystem:
+    require(Organization.objects.restrict(actor, Action.FILE).filter(pk=organization.pk).exists())
+    system = AISystem(organization=organization)
+    apply_fields(system, data, SYSTEM_FIELDS)
+    system.full_clean()
+    system.save()
+    audit_record(
+        actor=actor,
+        action="system.created",
+        target=system,
+        changes=diff({}, snapshot(system, SYSTEM_FIELDS)),
+        system_id=system.pk,
+        organization_id=organization.pk,
+    )
+    return system
+
+
+@transaction.atomic
+def system_update(*, system: AISystem, actor, **data) -> AISystem:
+    system = locked_for(AISystem.objects, pk=system.pk, actor=actor, action=Action.FILE)
+    before = snapshot(system, SYSTEM_FIELDS)
+    apply_fields(system, data, SYSTEM_FIELDS)
+    system.full_clean()
+    system.save()
+    changes = diff(before, snapshot(system, SYSTEM_FIELDS))
+    if changes:
+        audit_record(
+            actor=actor,
+            action="system.updated",
+            target=system,
+            changes=changes,
+            system_id=system.pk,
+            organization_id=system.organization_id,
+        )
+    return system
+
+
+@transaction.atomic
+def system_delete(*, system: AISystem, actor) -> None:
+    system = locked_for(AISystem.objects, pk=system.pk, actor=actor, action=Action.FILE)
+    if Registration.objects.filter(system=system, submitted_at__isnull=False).exists():
+        raise InvalidTransition(errors.SYSTEM_DELETE_SUBMITTED)
+    audit_record(
+        actor=actor,
+        action="system.deleted",
+        target=system,
+        changes=diff(snapshot(system, SYSTEM_FIELDS), {}),
+        system_id=system.pk,
+        organization_id=system.organization_id,
+    )
+    system.delete()
