@@ -1,5 +1,4 @@
 from django.urls import include, path
-from knox import views as knox_views
 from rest_framework.routers import DefaultRouter
 
 from registry.api import views
@@ -12,7 +11,7 @@ router.register("registrations", views.RegistrationViewSet, basename="registrati
 
 urlpatterns = [
     path("auth/token/", views.TokenLoginView.as_view(), name="auth-token"),
-    path("auth/logout/", knox_views.LogoutView.as_view(), name="auth-logout"),
-    path("auth/logout-all/", knox_views.LogoutAllView.as_view(), name="auth-logout-all"),
+    path("auth/logout/", views.TokenLogoutView.as_view(), name="auth-logout"),
+    path("auth/logout-all/", views.TokenLogoutAllView.as_view(), name="auth-logout-all"),
     path("", include(router.urls)),
 ]

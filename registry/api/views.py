@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from knox.views import LoginView as KnoxLoginView
+from knox import views as knox_views
 from rest_framework import mixins, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.decorators import action
@@ -31,7 +31,7 @@ from registry.models import AISystem, Community, CommunityMembership, Organizati
 from registry.permissions import Action
 
 
-class TokenLoginView(IdempotentPostMixin, KnoxLoginView):
+class TokenLoginView(knox_views.LoginView):
     """Exchange a username and password for an expiring API token (stored hashed by knox)."""
 
     authentication_classes = []
@@ -46,9 +46,15 @@ class TokenLoginView(IdempotentPostMixin, KnoxLoginView):
         request.user = serializer.validated_data["user"]
         return super().post(request, format=format)
 
-    def initial(self, request, *args, **kwargs):
-        # Idempotency keys belong to a user; a login has none yet, so a retried login simply gets a new token.
-        super(IdempotentPostMixin, self).initial(request, *args, **kwargs)
+
+@extend_schema(request=None, responses={204: None}, tags=["auth"])
+class TokenLogoutView(knox_views.LogoutView):
+    """Revoke the token used for this request."""
+
+
+@extend_schema(request=None, responses={204: None}, tags=["auth"])
+class TokenLogoutAllView(knox_views.LogoutAllView):
+    """Revoke every token of the requesting user."""
 
 
 class RegistryViewSet(IdempotentPostMixin, viewsets.GenericViewSet):
