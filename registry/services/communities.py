@@ -75,7 +75,7 @@ def community_update(*, community: Community, actor, **data) -> Community:
 def community_member_add(*, community: Community, actor, user, role: str) -> tuple[CommunityMembership, bool]:
     community = locked_for(Community.objects, pk=community.pk, actor=actor, action=Action.MANAGE_MEMBERS)
     membership = CommunityMembership(community=community, user=user, role=role)
-    membership.full_clean(validate_unique=False)
+    membership.full_clean(validate_unique=False, validate_constraints=False)
     membership, created = CommunityMembership.objects.get_or_create(community=community, user=user, role=role)
     if created:
         audit_record(

@@ -69,7 +69,9 @@ def organization_member_set(
 ) -> tuple[OrganizationMembership, bool]:
     """Give `user` exactly one role in the organization, adding or changing their membership."""
     organization = locked_for(Organization.objects, pk=organization.pk, actor=actor, action=Action.MANAGE_MEMBERS)
-    OrganizationMembership(organization=organization, user=user, role=role).full_clean(validate_unique=False)
+    OrganizationMembership(organization=organization, user=user, role=role).full_clean(
+        validate_unique=False, validate_constraints=False
+    )
     membership = OrganizationMembership.objects.filter(organization=organization, user=user).first()
     before = membership.role if membership else None
     if membership is None:

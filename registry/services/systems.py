@@ -62,7 +62,7 @@ def system_delete(*, system: AISystem, actor) -> None:
         actor=actor,
         action="system.deleted",
         target=system,
-        changes=diff(snapshot(system, SYSTEM_FIELDS), {}),
+        changes={name: [value, None] for name, value in snapshot(system, SYSTEM_FIELDS).items()},
         system_id=system.pk,
         organization_id=system.organization_id,
     )
