@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_htmx",
     "registry",
+    "governance",
 ]
 
 MIDDLEWARE = [
@@ -142,6 +143,7 @@ CACHES = {
 }
 
 LOGIN_URL = "admin:login"
+FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # API ---------------------------------------------------------------------------------------------------------
 # Bodies above this size are refused with 413 before any parsing (uploads get their own limit later).

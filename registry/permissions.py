@@ -22,6 +22,7 @@ class Action(StrEnum):
     CHANGE = "change"  # edit the object itself (an organization's profile, a community)
     REVIEW = "review"  # approve, reject, request changes, grant auditors
     MANAGE_MEMBERS = "manage_members"
+    AUTHOR = "author"  # write a community's frameworks (draft versions, publishing)
 
 
 OVERSIGHT_ROLES = (CommunityRole.REGULATOR, CommunityRole.POLICY_AUTHOR, CommunityRole.VIEWER)

@@ -1,0 +1,43 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Binding(models.TextChoices):
+    """For global baselines: whether every community is bound, or only those that adopt it."""
+
+    MANDATORY = "mandatory", _("Mandatory for every community")
+    INFORMATIVE = "informative", _("Informative unless adopted")
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PUBLISHED = "published", _("Published")
+    RETIRED = "retired", _("Retired")
+
+
+class Severity(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    CRITICAL = "critical", _("Critical")
+
+
+class RequirementKind(models.TextChoices):
+    RULE = "rule", _("Checked by a rule")
+    EVIDENCE = "evidence", _("Needs evidence a regulator accepts")
+    INFORMATIVE = "informative", _("Informative (not checked)")
+
+
+class ParameterType(models.TextChoices):
+    INT = "int", _("Whole number")
+    BOOL = "bool", _("Yes / no")
+    STRING = "string", _("Text")
+
+
+class Direction(models.TextChoices):
+    """Which way a parameter gets stricter; communities may only move it that way."""
+
+    LOWER_IS_STRICTER = "lower_is_stricter", _("Lower is stricter")
+    HIGHER_IS_STRICTER = "higher_is_stricter", _("Higher is stricter")
+    TRUE_IS_STRICTER = "true_is_stricter", _("True is stricter")
+    FIXED = "fixed", _("Cannot be changed")

@@ -1,0 +1,3 @@
+from .frameworks import BaselineAdoption, Framework, FrameworkVersion, ParameterOverride, Requirement
+
+__all__ = ["BaselineAdoption", "Framework", "FrameworkVersion", "ParameterOverride", "Requirement"]

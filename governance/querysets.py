@@ -1,0 +1,60 @@
+"""Restricting querysets for frameworks: who may read and who may author them.
+
+Published rules are public to every signed-in user (filers must know what they will be held to); drafts
+are for the community's policy authors and its regulators. Authoring is for the policy authors of the
+framework's own community (never its descendants' or ancestors'), plus django-guardian grants for
+exceptions; global baselines are authored by superusers only.
+"""
+
+from django.db.models import Q
+
+from governance.choices import VersionStatus
+from registry.choices import CommunityRole
+from registry.permissions import NOTHING, Action, UserScope
+from registry.querysets import RestrictedQuerySet
+
+
+def _authoring_q(user, scope: UserScope, prefix: str = "") -> Q:
+    from guardian.shortcuts import get_objects_for_user
+
+    from governance.models import Framework
+
+    own_paths = scope.paths(CommunityRole.POLICY_AUTHOR)
+    granted = get_objects_for_user(
+        user, "governance.author_framework", Framework, accept_global_perms=False, with_superuser=False
+    ).values("pk")
+    return Q(**{f"{prefix}community__path__in": own_paths}) | Q(**{f"{prefix}pk__in": granted})
+
+
+def _draft_readers_q(scope: UserScope, prefix: str = "") -> Q:
+    paths = scope.paths(CommunityRole.POLICY_AUTHOR, CommunityRole.REGULATOR)
+    if not paths:
+        return NOTHING
+    # Policy authors and regulators of the community itself, and regulators of its ancestors.
+    regulator_paths = scope.paths(CommunityRole.REGULATOR)
+    q = Q(**{f"{prefix}community__path__in": paths})
+    for path in regulator_paths:
+        q |= Q(**{f"{prefix}community__path__startswith": path})
+    return q
+
+
+class FrameworkQuerySet(RestrictedQuerySet):
+    def restriction(self, user, action, scope):
+        if action == Action.VIEW:
+            return Q()
+        if action == Action.AUTHOR:
+            return _authoring_q(user, scope) & Q(community__isnull=False)
+        return NOTHING
+
+
+class FrameworkVersionQuerySet(RestrictedQuerySet):
+    def restriction(self, user, action, scope):
+        if action == Action.VIEW:
+            return (
+                ~Q(status=VersionStatus.DRAFT)
+                | _draft_readers_q(scope, "framework__")
+                | _authoring_q(user, scope, "framework__")
+            )
+        if action == Action.AUTHOR:
+            return _authoring_q(user, scope, "framework__") & Q(framework__community__isnull=False)
+        return NOTHING
