@@ -150,6 +150,9 @@ FORMS_URLFIELD_ASSUME_HTTPS = True
 API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", 1024 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+# Evidence documents: this size per file, and bodies up to it (plus form fields) on the upload endpoints.
+EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024))
+API_UPLOAD_PATH_PREFIXES = ("/api/v1/evidence/", "/api/v1/imports/")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

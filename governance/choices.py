@@ -41,3 +41,17 @@ class Direction(models.TextChoices):
     HIGHER_IS_STRICTER = "higher_is_stricter", _("Higher is stricter")
     TRUE_IS_STRICTER = "true_is_stricter", _("True is stricter")
     FIXED = "fixed", _("Cannot be changed")
+
+
+class EvidenceStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("Awaiting review")
+    ACCEPTED = "accepted", _("Accepted")
+    REJECTED = "rejected", _("Rejected")
+
+
+class ResultStatus(models.TextChoices):
+    PASS = "pass", _("Pass")
+    FAIL = "fail", _("Fail")
+    NOT_APPLICABLE = "not_applicable", _("Not applicable")
+    WAIVED = "waived", _("Waived")
+    ERROR = "error", _("Error")

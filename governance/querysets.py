@@ -58,3 +58,16 @@ class FrameworkVersionQuerySet(RestrictedQuerySet):
         if action == Action.AUTHOR:
             return _authoring_q(user, scope, "framework__") & Q(framework__community__isnull=False)
         return NOTHING
+
+
+class RegistrationScopedQuerySet(RestrictedQuerySet):
+    """Evidence and waivers follow their registration: seen by who sees it, written by its filers
+    (evidence) or its regulators (reviews, waivers)."""
+
+    def restriction(self, user, action, scope):
+        from registry.models import Registration
+
+        if action not in (Action.VIEW, Action.FILE, Action.REVIEW):
+            return NOTHING
+        registrations = Registration.objects.filter(Registration.objects.restriction(user, action, scope))
+        return Q(registration__in=registrations.values("pk"))

@@ -154,3 +154,65 @@ def inherited_parameter(
     )
     _apply_overrides({(target_framework.pk, code): item}, _overrides_root_first(versions))
     return item.params[parameter], declaration, item
+
+
+DIFF_FIELDS = [
+    "title",
+    "text",
+    "citation",
+    "citation_url",
+    "severity",
+    "effective_from",
+    "effective_until",
+    "kind",
+    "applies_when",
+    "check_rule",
+    "evidence",
+    "parameters",
+    "order",
+]
+
+
+def _requirement_values(requirement: Requirement) -> dict:
+    values = {name: getattr(requirement, name) for name in DIFF_FIELDS}
+    values["parent"] = requirement.parent.code if requirement.parent_id else None
+    for name in ("effective_from", "effective_until"):
+        values[name] = values[name].isoformat() if values[name] else None
+    values["check"] = values.pop("check_rule")
+    return values
+
+
+def version_diff(version: FrameworkVersion, against: FrameworkVersion) -> dict:
+    """Requirement- and field-level differences of `version` compared with `against` (e.g. the published one)."""
+    new = {r.code: _requirement_values(r) for r in version.requirements.select_related("parent")}
+    old = {r.code: _requirement_values(r) for r in against.requirements.select_related("parent")}
+    changed = {}
+    for code in sorted(new.keys() & old.keys()):
+        fields = {name: [old[code][name], value] for name, value in new[code].items() if old[code][name] != value}
+        if fields:
+            changed[code] = fields
+
+    def override_map(v):
+        return {
+            (o.target_framework.urn, o.target_code, o.parameter): o.value
+            for o in v.overrides.select_related("target_framework")
+        }
+
+    new_overrides, old_overrides = override_map(version), override_map(against)
+    return {
+        "version": version.pk,
+        "against": against.pk,
+        "added": [{"code": code, **new[code]} for code in sorted(new.keys() - old.keys())],
+        "removed": [{"code": code, **old[code]} for code in sorted(old.keys() - new.keys())],
+        "changed": changed,
+        "overrides": [
+            {"framework": key[0], "code": key[1], "parameter": key[2], "before": old_overrides.get(key), "after": value}
+            for key, value in sorted(new_overrides.items(), key=lambda kv: kv[0])
+            if old_overrides.get(key) != value
+        ]
+        + [
+            {"framework": key[0], "code": key[1], "parameter": key[2], "before": value, "after": None}
+            for key, value in sorted(old_overrides.items(), key=lambda kv: kv[0])
+            if key not in new_overrides
+        ],
+    }

@@ -20,6 +20,8 @@ class RequestBodyLimitMiddleware:
             except ValueError:
                 return JsonResponse({"detail": _("Invalid Content-Length header.")}, status=400)
             limit = settings.API_MAX_BODY_BYTES
+            if request.path.startswith(settings.API_UPLOAD_PATH_PREFIXES):
+                limit = settings.EVIDENCE_MAX_BYTES + 64 * 1024
             if length > limit:
                 return JsonResponse(
                     {

@@ -281,6 +281,15 @@ def version_create_draft(*, framework: Framework, actor, version: str, notes: st
     return draft
 
 
+@transaction.atomic
+def version_delete_draft(*, version: FrameworkVersion, actor) -> None:
+    version = FrameworkVersion.objects.select_for_update(of=("self",)).select_related("framework").get(pk=version.pk)
+    _require_author(version, actor)
+    _require_draft(version)
+    _audit(version, actor=actor, action="draft_deleted", changes={"version": [version.version, None]})
+    version.delete()
+
+
 def _copy_content(source: FrameworkVersion, target: FrameworkVersion) -> None:
     codes_to_new = {}
     for requirement in source.requirements.order_by("id"):
