@@ -90,6 +90,8 @@ TEMPLATES = [
 ]
 
 # An embedded SQLite file unless DATABASE_URL names a server; CI and production use PostgreSQL.
+if "DATABASE_URL" not in os.environ:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
@@ -143,7 +145,6 @@ CACHES = {
 }
 
 LOGIN_URL = "admin:login"
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # API ---------------------------------------------------------------------------------------------------------
 # Bodies above this size are refused with 413 before any parsing (uploads get their own limit later).
