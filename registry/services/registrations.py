@@ -8,7 +8,14 @@ from guardian.shortcuts import assign_perm, remove_perm
 from registry import errors
 from registry.choices import RegistrationStatus as Status
 from registry.errors import InvalidTransition
-from registry.models import AISystem, Community, OrganizationMembership, Registration, RegistrationVersion
+from registry.models import (
+    AISystem,
+    Community,
+    OrganizationMembership,
+    Registration,
+    RegistrationUserObjectPermission,
+    RegistrationVersion,
+)
 from registry.permissions import Action
 
 from .audit import audit_record, snapshot
@@ -184,11 +191,17 @@ def registration_transition(*, registration: Registration, actor, action: str, c
     return registration
 
 
+def _has_read_grant(registration: Registration, user) -> bool:
+    return RegistrationUserObjectPermission.objects.filter(
+        content_object=registration, user=user, permission__codename="view_registration"
+    ).exists()
+
+
 @transaction.atomic
 def registration_grant_access(*, registration: Registration, actor, user) -> None:
     """Let one outside user (an auditor, say) read one registration, through django-guardian."""
     registration = locked_for(Registration.objects, pk=registration.pk, actor=actor, action=Action.REVIEW)
-    if user.has_perm("registry.view_registration", registration):
+    if _has_read_grant(registration, user):
         return
     assign_perm("view_registration", user, registration)
     _audit(registration, actor=actor, action="access_granted", changes={"reader": [None, user.username]})
@@ -197,5 +210,7 @@ def registration_grant_access(*, registration: Registration, actor, user) -> Non
 @transaction.atomic
 def registration_revoke_access(*, registration: Registration, actor, user) -> None:
     registration = locked_for(Registration.objects, pk=registration.pk, actor=actor, action=Action.REVIEW)
+    if not _has_read_grant(registration, user):
+        return
     remove_perm("view_registration", user, registration)
     _audit(registration, actor=actor, action="access_revoked", changes={"reader": [user.username, None]})

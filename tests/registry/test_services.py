@@ -751,6 +751,18 @@ class RegistrationAccessGrantTests:
         assert not Registration.objects.restrict(auditor).exists()
         assert last_event().action == "registration.access_revoked"
 
+    def test_granting_twice_or_revoking_nothing_records_nothing(self):
+        registration = RegistrationFactory(status=Status.SUBMITTED)
+        actor = regulator(registration.community)
+        auditor = UserFactory()
+        services.registration_grant_access(registration=registration, actor=actor, user=auditor)
+        events = AuditEvent.objects.count()
+
+        services.registration_grant_access(registration=registration, actor=actor, user=auditor)
+        services.registration_revoke_access(registration=registration, actor=actor, user=UserFactory())
+
+        assert AuditEvent.objects.count() == events
+
     def test_a_filer_cannot_grant(self):
         registration = RegistrationFactory(status=Status.SUBMITTED)
         with pytest.raises(PermissionDenied):
