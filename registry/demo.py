@@ -583,6 +583,41 @@ class DemoSeedError(Exception):
     """The database holds something that stops the demo from being seeded (the command reports it)."""
 
 
+# Lakeshore's own rules on top of the baselines: one added requirement and one tightened parameter, so
+# the demo shows the overlay (run `load_baselines` first for the tightening; `make run` does).
+LAKESHORE_RULES = {
+    "format": "commons-registry/framework-version@1",
+    "urn": "urn:commons:community:lakeshore:transparency",
+    "name": "Lakeshore transparency rules",
+    "short_name": "Lakeshore rules",
+    "version": "2026.1",
+    "description": "Lakeshore's additions to the national floor for systems that talk to the public.",
+    "requirements": [
+        {
+            "code": "LK-PUBLIC-PAGE",
+            "title": "Generative systems have a public information page",
+            "text": "A system that generates text, images or speech for residents must link a plain-language page "
+            "that explains what it does and how to reach a person.",
+            "citation": "Lakeshore Digital Services Bylaw, s. 12 (fictional)",
+            "severity": "medium",
+            "kind": "rule",
+            "applies_when": '"generative_ai" in system.techniques || "large_language_model" in system.techniques',
+            "check": "size(system.website) > 0",
+        }
+    ],
+    "overrides": [
+        {
+            "framework": "urn:commons:baseline:eu-ai-act",
+            "code": "EUAIA-ART27",
+            "parameter": "max_age_days",
+            "value": 180,
+            "justification": "Lakeshore reviews fundamental-rights assessments every six months.",
+        }
+    ],
+}
+POLICY_AUTHOR = "policy-author-lakeshore"
+
+
 @dataclass
 class SeedReport:
     """What one run created, so the command can say whether anything changed."""
@@ -706,6 +741,20 @@ def _grants(users, registrations) -> None:
             )
 
 
+def _frameworks(users, communities, report: SeedReport) -> None:
+    from governance.models import Framework
+    from governance.services import version_import
+
+    document = dict(LAKESHORE_RULES)
+    if not Framework.objects.filter(urn=document["overrides"][0]["framework"]).exists():
+        document["overrides"] = []  # baselines not loaded: keep the added requirement only
+    _version, created = version_import(
+        document=document, actor=users[POLICY_AUTHOR], community=communities["lakeshore"], publish=True
+    )
+    if created:
+        report.count("community frameworks")
+
+
 def _slugs(specs) -> list[str]:
     return [spec["slug"] for spec in specs]
 
@@ -722,6 +771,7 @@ def demo_seed() -> SeedReport:
     systems = _systems(users, organizations, report)
     registrations = _registrations(users, communities, systems, report)
     _grants(users, registrations)
+    _frameworks(users, communities, report)
     return report
 
 
