@@ -115,6 +115,9 @@ class FilingScopedMixin:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if isinstance(self.instance, list | tuple):
+            # Serializing a page: the choices are never read, and restricting them would cost a query.
+            return
         request = self.context.get("request")
         for name, model in self.scoped_fields.items():
             if name in self.fields and not self.fields[name].read_only:
