@@ -231,6 +231,13 @@ class RegistrationApiTests:
         assert ids(client.get(self.url)) == [body["id"]]
         assert client.get(f"{self.url}{body['id']}/").json()["deployment_context"] == "Front desk"
 
+    def test_another_organizations_system_reads_as_unknown(self, setup, client_for):
+        foreign = AISystemFactory()
+        response = client_for(setup["filer"]).post(self.url, {"system": foreign.pk, "community": "ottawa"})
+        assert response.status_code == 400
+        assert response.json() == {"system": [f'Invalid pk "{foreign.pk}" - object does not exist.']}
+        assert not Registration.objects.exists()
+
     def test_duplicate_live_registration_is_refused(self, setup, client_for):
         RegistrationFactory(system=setup["system"], community=setup["community"])
         response = client_for(setup["filer"]).post(self.url, {"system": setup["system"].pk, "community": "ottawa"})
