@@ -10,7 +10,7 @@ from django.db.models import Q
 
 from governance.choices import VersionStatus
 from registry.choices import CommunityRole
-from registry.permissions import NOTHING, Action, UserScope
+from registry.permissions import NOTHING, Action, UserScope, in_q
 from registry.querysets import RestrictedQuerySet
 
 
@@ -19,23 +19,21 @@ def _authoring_q(user, scope: UserScope, prefix: str = "") -> Q:
 
     from governance.models import Framework
 
-    own_paths = scope.paths(CommunityRole.POLICY_AUTHOR)
     granted = get_objects_for_user(
         user, "governance.author_framework", Framework, accept_global_perms=False, with_superuser=False
     ).values("pk")
-    return Q(**{f"{prefix}community__path__in": own_paths}) | Q(**{f"{prefix}pk__in": granted})
+    return in_q(f"{prefix}community_id", scope.own_communities(CommunityRole.POLICY_AUTHOR)) | Q(
+        **{f"{prefix}pk__in": granted}
+    )
 
 
 def _draft_readers_q(scope: UserScope, prefix: str = "") -> Q:
-    paths = scope.paths(CommunityRole.POLICY_AUTHOR, CommunityRole.REGULATOR)
-    if not paths:
-        return NOTHING
-    # Policy authors and regulators of the community itself, and regulators of its ancestors.
-    regulator_paths = scope.paths(CommunityRole.REGULATOR)
-    q = Q(**{f"{prefix}community__path__in": paths})
-    for path in regulator_paths:
-        q |= Q(**{f"{prefix}community__path__startswith": path})
-    return q
+    """Drafts are read by the community's own policy authors and by regulators at or above it."""
+    readers = {
+        *scope.own_communities(CommunityRole.POLICY_AUTHOR),
+        *scope.communities(CommunityRole.REGULATOR),
+    }
+    return in_q(f"{prefix}community_id", readers)
 
 
 class FrameworkQuerySet(RestrictedQuerySet):

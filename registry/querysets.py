@@ -1,7 +1,7 @@
 """The restricting querysets: `Model.objects.restrict(user, action)` for every registry model.
 
-Each `restriction()` returns a filter built from the user's memberships (read once per call, see
-`registry.permissions.user_scope`), so every restricted query is a single SQL statement.
+Each `restriction()` returns a flat filter on the model's own indexed columns, built from the user's
+memberships (read in one query by `registry.permissions.user_scope`).
 """
 
 from django.db import models
@@ -14,33 +14,24 @@ from registry.permissions import (
     OVERSIGHT_ROLES,
     Action,
     UserScope,
+    in_q,
     is_active_user,
-    subtree_q,
     user_scope,
 )
 
 
-def oversight_q(scope: UserScope, prefix: str = "") -> Q:
+def oversight_q(scope: UserScope) -> Q:
     """Registrations that community roles oversee: their subtree's, once submitted.
 
     Drafts stay the organization's working copy until it chooses to submit.
     """
-    return subtree_q(scope.paths(*OVERSIGHT_ROLES), f"{prefix}community__") & ~Q(
-        **{f"{prefix}status": RegistrationStatus.DRAFT}
-    )
+    communities = scope.communities(*OVERSIGHT_ROLES)
+    return in_q("community_id", communities) & ~Q(status=RegistrationStatus.DRAFT) if communities else NOTHING
 
 
-def granted_q(user, prefix: str = "") -> Q:
+def granted_q(scope: UserScope) -> Q:
     """Registrations shared with this user through django-guardian (directly or through a group)."""
-    from registry.models import RegistrationGroupObjectPermission, RegistrationUserObjectPermission
-
-    direct = RegistrationUserObjectPermission.objects.filter(
-        user_id=user.pk, permission__codename="view_registration"
-    ).values("content_object_id")
-    through_group = RegistrationGroupObjectPermission.objects.filter(
-        group__user=user.pk, permission__codename="view_registration"
-    ).values("content_object_id")
-    return Q(**{f"{prefix}pk__in": direct}) | Q(**{f"{prefix}pk__in": through_group})
+    return in_q("pk", scope.granted_registrations)
 
 
 class RestrictedQuerySet(models.QuerySet):
@@ -65,9 +56,9 @@ class CommunityQuerySet(RestrictedQuerySet):
         if action == Action.CHANGE:
             return Q() if user.is_staff else NOTHING
         if action == Action.MANAGE_MEMBERS:
-            return Q() if user.is_staff else subtree_q(scope.paths(CommunityRole.REGULATOR))
+            return Q() if user.is_staff else in_q("pk", scope.communities(CommunityRole.REGULATOR))
         if action == Action.REVIEW:
-            return subtree_q(scope.paths(CommunityRole.REGULATOR))
+            return in_q("pk", scope.communities(CommunityRole.REGULATOR))
         return NOTHING
 
     def subtree_of(self, community):
@@ -78,17 +69,19 @@ class OrganizationQuerySet(RestrictedQuerySet):
     def restriction(self, user, action, scope):
         from registry.models import Registration
 
-        members = Q(pk__in=scope.organizations(*FILING_ROLES))
+        members = in_q("pk", scope.organizations(*FILING_ROLES))
         if action == Action.VIEW:
             if user.is_staff:
                 return Q()
             # Regulators and auditors see the organizations whose filings they can see.
-            filed = Registration.objects.filter(oversight_q(scope) | granted_q(user)).values("organization_id")
-            return members | Q(pk__in=filed)
+            overseen = oversight_q(scope) | granted_q(scope)
+            if overseen == NOTHING:
+                return members
+            return members | Q(pk__in=Registration.objects.filter(overseen).values("organization_id"))
         if action == Action.FILE:
             return members
         if action in (Action.CHANGE, Action.MANAGE_MEMBERS):
-            return Q() if user.is_staff else Q(pk__in=scope.organizations(OrganizationRole.ADMIN))
+            return Q() if user.is_staff else in_q("pk", scope.organizations(OrganizationRole.ADMIN))
         return NOTHING
 
 
@@ -96,10 +89,12 @@ class AISystemQuerySet(RestrictedQuerySet):
     def restriction(self, user, action, scope):
         from registry.models import Registration
 
-        own = Q(organization_id__in=scope.organizations(*FILING_ROLES))
+        own = in_q("organization_id", scope.organizations(*FILING_ROLES))
         if action == Action.VIEW:
-            registered = Registration.objects.filter(oversight_q(scope) | granted_q(user)).values("system_id")
-            return own | Q(pk__in=registered)
+            overseen = oversight_q(scope) | granted_q(scope)
+            if overseen == NOTHING:
+                return own
+            return own | Q(pk__in=Registration.objects.filter(overseen).values("system_id"))
         if action == Action.FILE:
             return own
         return NOTHING
@@ -107,13 +102,14 @@ class AISystemQuerySet(RestrictedQuerySet):
 
 class RegistrationQuerySet(RestrictedQuerySet):
     def restriction(self, user, action, scope):
-        own = Q(organization_id__in=scope.organizations(*FILING_ROLES))
+        own = in_q("organization_id", scope.organizations(*FILING_ROLES))
         if action == Action.VIEW:
-            return own | oversight_q(scope) | granted_q(user)
+            return own | oversight_q(scope) | granted_q(scope)
         if action == Action.FILE:
             return own
         if action == Action.REVIEW:
-            return subtree_q(scope.paths(CommunityRole.REGULATOR), "community__") & ~Q(status=RegistrationStatus.DRAFT)
+            regulated = scope.communities(CommunityRole.REGULATOR)
+            return in_q("community_id", regulated) & ~Q(status=RegistrationStatus.DRAFT) if regulated else NOTHING
         return NOTHING
 
 
@@ -122,7 +118,7 @@ class CommunityMembershipQuerySet(RestrictedQuerySet):
 
     def restriction(self, user, action, scope):
         if action in (Action.VIEW, Action.MANAGE_MEMBERS):
-            return Q() if user.is_staff else subtree_q(scope.paths(CommunityRole.REGULATOR), "community__")
+            return Q() if user.is_staff else in_q("community_id", scope.communities(CommunityRole.REGULATOR))
         return NOTHING
 
 
@@ -133,7 +129,7 @@ class OrganizationMembershipQuerySet(RestrictedQuerySet):
         if user.is_staff and action in (Action.VIEW, Action.MANAGE_MEMBERS):
             return Q()
         if action == Action.VIEW:
-            return Q(organization_id__in=scope.organizations(*FILING_ROLES))
+            return in_q("organization_id", scope.organizations(*FILING_ROLES))
         if action == Action.MANAGE_MEMBERS:
-            return Q(organization_id__in=scope.organizations(OrganizationRole.ADMIN))
+            return in_q("organization_id", scope.organizations(OrganizationRole.ADMIN))
         return NOTHING

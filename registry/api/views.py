@@ -2,6 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from knox import views as knox_views
 from rest_framework import mixins, status, viewsets
@@ -44,6 +45,7 @@ class TokenLoginView(knox_views.LoginView):
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         request.user = serializer.validated_data["user"]
+        request.user.auth_token_set.filter(expiry__lt=timezone.now()).delete()
         return super().post(request, format=format)
 
 
@@ -215,6 +217,15 @@ class AISystemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Registry
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+REGISTRATION_COLUMNS = (
+    *(name for name in RegistrationSerializer.Meta.fields if name not in ("system_name", "lifecycle_stage")),
+    "system__name",
+    "system__lifecycle_stage",
+    "community__slug",
+    "organization__slug",
+    "reviewer__username",
+)
+
 TRANSITION_SCHEMA = extend_schema(request=TransitionSerializer, responses=RegistrationSerializer)
 
 
@@ -223,6 +234,10 @@ class RegistrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Regi
     serializer_class = RegistrationSerializer
     select_related = ("system", "community", "organization", "reviewer")
     filterset_class = RegistrationFilterSet
+
+    def get_queryset(self):
+        # Only the columns the serializer shows: a system row is wide, and lists fetch fifty of them.
+        return super().get_queryset().only(*REGISTRATION_COLUMNS)
 
     def create(self, request):
         serializer = self.get_serializer(data=request.data)
