@@ -108,12 +108,22 @@ def requirement_problems(data: dict, *, known_codes: set[str]) -> dict[str, list
             add(name, problem)
     if kind == RequirementKind.EVIDENCE and not (data.get("evidence") or "").strip():
         add("evidence", _("Say what evidence the filer must attach."))
+    starts, ends = (_as_date(data.get(name)) for name in ("effective_from", "effective_until"))
+    if starts and ends and ends <= starts:
+        add("effective_until", _("Must be after the date it comes into force (%(date)s).") % {"date": starts})
     parent = data.get("parent")
     if parent and parent not in known_codes:
         add("parent", _("No requirement with code %(code)s in this version.") % {"code": parent})
     if parent and parent == data.get("code"):
         add("parent", _("A requirement cannot be its own parent."))
     return problems
+
+
+def _as_date(value):
+    try:
+        return parse_date(value) if isinstance(value, str) else value
+    except ValueError:
+        return None
 
 
 def _requirement_from_data(version: FrameworkVersion, data: dict, instance: Requirement | None = None) -> Requirement:
@@ -414,6 +424,9 @@ def version_import(*, document: dict, actor, community=None, publish: bool = Fal
             Framework.objects.filter(pk=framework.pk).update(builtin=True)
     elif (framework.community_id or None) != (community.pk if community else None):
         raise ValidationError({"urn": _("This URN belongs to another community's framework.")})
+    else:
+        # Checked before the "already imported" answer too, so only authors learn about existing versions.
+        _require_author(framework, actor)
     existing = framework.versions.filter(version=document["version"]).first()
     if existing is not None:
         return existing, False
