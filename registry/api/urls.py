@@ -14,4 +14,5 @@ urlpatterns = [
     path("auth/logout/", views.TokenLogoutView.as_view(), name="auth-logout"),
     path("auth/logout-all/", views.TokenLogoutAllView.as_view(), name="auth-logout-all"),
     path("", include(router.urls)),
+    path("", include("governance.api.urls")),
 ]
