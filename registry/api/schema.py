@@ -1,3 +1,4 @@
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 
@@ -23,3 +24,9 @@ class RegistryAutoSchema(AutoSchema):
         if self.method == "POST" and isinstance(self.view, IdempotentPostMixin):
             return [*parameters, IDEMPOTENCY_PARAMETER]
         return parameters
+
+
+class TokenScheme(KnoxTokenScheme):
+    """Documents `Authorization: Token <token>` for our knox subclass (registry.api.authentication)."""
+
+    target_class = "registry.api.authentication.TokenAuthentication"

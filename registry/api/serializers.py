@@ -1,4 +1,5 @@
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -201,6 +202,44 @@ class RegistrationSerializer(FilingScopedMixin, StrictModelSerializer):
             fields["system"].read_only = True
             fields["community"].read_only = True
         return fields
+
+    def to_representation(self, instance):
+        """The same output as DRF's field-by-field rendering, written out because lists render fifty of these
+        per request and the generic path costs more than the database (bench/api_list.py). It reads the
+        columns `registry.selectors.registration_api_rows` annotates; a test holds the two outputs equal
+        (tests/registry/test_api.py::RegistrationRepresentationTests)."""
+        if not hasattr(instance, "community_slug"):  # not read through registry.selectors.registration_api_rows
+            return super().to_representation(instance)
+        tz = timezone.get_current_timezone()
+        return {
+            "id": instance.id,
+            "system": instance.system_id,
+            "system_name": instance.system_name,
+            "organization": instance.organization_slug,
+            "community": instance.community_slug,
+            "status": instance.status,
+            "risk_tier": instance.risk_tier,
+            "lifecycle_stage": instance.system_lifecycle_stage,
+            "deployment_context": instance.deployment_context,
+            "deployment_date": instance.deployment_date.isoformat() if instance.deployment_date else None,
+            "disclosure": instance.disclosure,
+            "version": instance.version,
+            "reviewer": instance.reviewer_username,
+            "review_comment": instance.review_comment,
+            "submitted_at": iso_datetime(instance.submitted_at, tz),
+            "decided_at": iso_datetime(instance.decided_at, tz),
+            "retired_at": iso_datetime(instance.retired_at, tz),
+            "created_at": iso_datetime(instance.created_at, tz),
+            "updated_at": iso_datetime(instance.updated_at, tz),
+        }
+
+
+def iso_datetime(value, tz):
+    """DRF's DateTimeField output: ISO 8601 in the current time zone, UTC written as Z."""
+    if value is None:
+        return None
+    text = value.astimezone(tz).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class TransitionSerializer(StrictSerializer):

@@ -217,27 +217,16 @@ class AISystemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Registry
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-REGISTRATION_COLUMNS = (
-    *(name for name in RegistrationSerializer.Meta.fields if name not in ("system_name", "lifecycle_stage")),
-    "system__name",
-    "system__lifecycle_stage",
-    "community__slug",
-    "organization__slug",
-    "reviewer__username",
-)
-
 TRANSITION_SCHEMA = extend_schema(request=TransitionSerializer, responses=RegistrationSerializer)
 
 
 class RegistrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, RegistryViewSet):
     model = Registration
     serializer_class = RegistrationSerializer
-    select_related = ("system", "community", "organization", "reviewer")
     filterset_class = RegistrationFilterSet
 
     def get_queryset(self):
-        # Only the columns the serializer shows: a system row is wide, and lists fetch fifty of them.
-        return super().get_queryset().only(*REGISTRATION_COLUMNS)
+        return selectors.registration_api_rows(super().get_queryset())
 
     def create(self, request):
         serializer = self.get_serializer(data=request.data)

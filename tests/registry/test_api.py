@@ -707,3 +707,34 @@ class SchemaTests:
         assert external == []
         urls = re.findall(r"https?://([^/\"'\s]+)", html)
         assert [host for host in urls if host not in {"testserver", "localhost", "127.0.0.1"}] == []
+
+
+class RegistrationRepresentationTests:
+    """RegistrationSerializer writes its output by hand for speed; it must equal DRF's generic rendering."""
+
+    def test_hand_written_representation_equals_the_generic_one(self):
+        import datetime
+
+        from django.utils import timezone
+
+        from registry.api.serializers import RegistrationSerializer
+
+        registration = RegistrationFactory(
+            status=RegistrationStatus.APPROVED,
+            deployment_date=datetime.date(2026, 3, 1),
+            disclosure={"contact_email": {"level": "withheld", "reason": "Personal inbox."}},
+            reviewer=UserFactory(),
+            review_comment="Fine.",
+            decided_at=timezone.now(),
+        )
+        from registry.models import Registration
+        from registry.selectors import registration_api_rows
+
+        bare_draft = RegistrationFactory()
+        rows = registration_api_rows(Registration.objects.filter(pk__in=[registration.pk, bare_draft.pk]))
+        assert len(rows) == 2
+        for row in rows:
+            fast = RegistrationSerializer(row).data
+            generic = super(RegistrationSerializer, RegistrationSerializer(row)).to_representation(row)
+            assert fast == generic
+            assert "community_slug" in vars(row)  # the fast path was taken
