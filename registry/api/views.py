@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from registry import selectors, services
+from registry.api.authentication import TokenAuthentication
 from registry.api.idempotency import IdempotentPostMixin
 from registry.api.serializers import (
     AISystemSerializer,
@@ -53,10 +54,14 @@ class TokenLoginView(knox_views.LoginView):
 class TokenLogoutView(knox_views.LogoutView):
     """Revoke the token used for this request."""
 
+    authentication_classes = [TokenAuthentication]
+
 
 @extend_schema(request=None, responses={204: None}, tags=["auth"])
 class TokenLogoutAllView(knox_views.LogoutAllView):
     """Revoke every token of the requesting user."""
+
+    authentication_classes = [TokenAuthentication]
 
 
 class RegistryViewSet(IdempotentPostMixin, viewsets.GenericViewSet):
