@@ -37,12 +37,14 @@ def granted_q(scope: UserScope) -> Q:
 class RestrictedQuerySet(models.QuerySet):
     """Deny by default: anonymous and inactive users get nothing, superusers everything, others a filter."""
 
-    def restrict(self, user, action: Action = Action.VIEW):
+    def restrict(self, user, action: Action = Action.VIEW, *, scope: UserScope | None = None):
+        """Rows `user` may act on. Views may pass the `scope` they read once for the request; services
+        leave it out, so the check inside their transaction reads memberships afresh."""
         if not is_active_user(user):
             return self.none()
         if user.is_superuser:
             return self
-        return self.filter(self.restriction(user, Action(action), user_scope(user)))
+        return self.filter(self.restriction(user, Action(action), scope or user_scope(user)))
 
     def restriction(self, user, action: Action, scope: UserScope) -> Q:
         raise NotImplementedError

@@ -120,10 +120,11 @@ class FilingScopedMixin:
             # Serializing a page: the choices are never read, and restricting them would cost a query.
             return
         request = self.context.get("request")
+        user = request.user if request else None
+        scope = getattr(self.context.get("view"), "user_scope", None) if user and user.is_active else None
         for name, model in self.scoped_fields.items():
             if name in self.fields and not self.fields[name].read_only:
-                user = request.user if request else None
-                self.fields[name].queryset = model.objects.restrict(user, Action.FILE)
+                self.fields[name].queryset = model.objects.restrict(user, Action.FILE, scope=scope)
 
 
 class AISystemSerializer(FilingScopedMixin, StrictModelSerializer):

@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.functional import cached_property
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from knox import views as knox_views
 from rest_framework import mixins, status, viewsets
@@ -30,7 +31,7 @@ from registry.api.serializers import (
 )
 from registry.filtersets import AISystemFilterSet, CommunityFilterSet, RegistrationFilterSet
 from registry.models import AISystem, Community, CommunityMembership, Organization, OrganizationMembership, Registration
-from registry.permissions import Action
+from registry.permissions import Action, user_scope
 
 
 class TokenLoginView(knox_views.LoginView):
@@ -70,8 +71,14 @@ class RegistryViewSet(IdempotentPostMixin, viewsets.GenericViewSet):
     model = None
     select_related: tuple[str, ...] = ()
 
+    @cached_property
+    def user_scope(self):
+        """The requesting user's memberships, read once per request for all of the view's reads."""
+        return user_scope(self.request.user)
+
     def get_queryset(self):
-        queryset = self.model.objects.restrict(self.request.user, Action.VIEW)
+        user = self.request.user
+        queryset = self.model.objects.restrict(user, Action.VIEW, scope=self.user_scope if user.is_active else None)
         return queryset.select_related(*self.select_related) if self.select_related else queryset
 
     def respond(self, instance, status_code=status.HTTP_200_OK):

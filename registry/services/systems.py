@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from registry import errors
@@ -15,12 +16,24 @@ SYSTEM_FIELDS = {
 }
 
 
+def _validate(system: AISystem) -> None:
+    """Field and model validation without Django's per-constraint queries (PostgreSQL enforces those; the
+    date order is checked in AISystem.clean), and the one uniqueness a filer can hit, with a clear message."""
+    system.full_clean(exclude=["organization"], validate_constraints=False)
+    if system.external_id and (
+        AISystem.objects.filter(organization_id=system.organization_id, external_id=system.external_id)
+        .exclude(pk=system.pk)
+        .exists()
+    ):
+        raise ValidationError({"external_id": errors.DUPLICATE_EXTERNAL_ID})
+
+
 @transaction.atomic
 def system_create(*, actor, organization: Organization, **data) -> AISystem:
     require(Organization.objects.restrict(actor, Action.FILE).filter(pk=organization.pk).exists())
     system = AISystem(organization=organization)
     apply_fields(system, data, SYSTEM_FIELDS)
-    system.full_clean()
+    _validate(system)
     system.save()
     audit_record(
         actor=actor,
@@ -38,7 +51,7 @@ def system_update(*, system: AISystem, actor, **data) -> AISystem:
     system = locked_for(AISystem.objects, pk=system.pk, actor=actor, action=Action.FILE)
     before = snapshot(system, SYSTEM_FIELDS)
     apply_fields(system, data, SYSTEM_FIELDS)
-    system.full_clean()
+    _validate(system)
     system.save()
     changes = diff(before, snapshot(system, SYSTEM_FIELDS))
     if changes:

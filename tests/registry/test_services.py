@@ -316,6 +316,17 @@ class OrganizationMembershipTests:
 
 
 class AISystemServiceTests:
+    def test_external_id_is_unique_per_organization_with_a_clear_message(self):
+        organization = OrganizationFactory()
+        actor = filer(organization)
+        services.system_create(actor=actor, organization=organization, name="A", purpose="p", external_id="INV-1")
+        with pytest.raises(ValidationError) as error:
+            services.system_create(actor=actor, organization=organization, name="B", purpose="p", external_id="INV-1")
+        assert error.value.message_dict == {"external_id": [errors.DUPLICATE_EXTERNAL_ID]}
+        other = OrganizationFactory()
+        services.system_create(actor=filer(other), organization=other, name="C", purpose="p", external_id="INV-1")
+        assert AISystem.objects.filter(external_id="INV-1").count() == 2
+
     def test_create_by_a_filer_is_audited(self):
         organization = OrganizationFactory()
         actor = filer(organization)
