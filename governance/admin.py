@@ -314,6 +314,16 @@ class OverrideFormSet(ServiceInlineFormSet):
             justification=data.get("justification", ""),
         )
 
+    def delete_through_service(self, form):
+        override = form.instance
+        services.override_delete(
+            version=self.instance,
+            actor=self.actor,
+            target_framework=override.target_framework,
+            target_code=override.target_code,
+            parameter=override.parameter,
+        )
+
 
 # Inlines --------------------------------------------------------------------------------------------------------
 
@@ -383,7 +393,7 @@ class RequirementInline(DraftInlineMixin, admin.StackedInline):
 
 
 class ParameterOverrideInline(DraftInlineMixin, admin.TabularInline):
-    """Tightenings of inherited parameters. There is no service to remove one (set it back to the inherited value)."""
+    """Tightenings of inherited parameters; removing a row drops the tightening (services.override_delete)."""
 
     model = ParameterOverride
     form = OverrideForm
@@ -391,9 +401,6 @@ class ParameterOverrideInline(DraftInlineMixin, admin.TabularInline):
     fk_name = "version"
     extra = 0
     fields = ["target_framework", "target_code", "parameter", "value", "justification"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "justification":
@@ -441,11 +448,12 @@ class FrameworkForm(ServiceModelForm):
 
     class Meta:
         model = Framework
-        fields = ["community", "urn", "name", "short_name", "description", "source_url"]
+        fields = ["community", "urn", "name", "short_name", "description", "source_url", "licence_notice", "binding"]
 
     def save_through_service(self):
-        if self.instance.pk:  # no framework_update service: a framework's details are read-only once created
-            return self.instance
+        if self.instance.pk:
+            data = self.service_data(["name", "short_name", "description", "source_url", "licence_notice", "binding"])
+            return services.framework_update(framework=self.instance, actor=self.actor, **data)
         data = self.service_data(["urn", "name", "short_name", "description", "source_url"])
         return services.framework_create(actor=self.actor, community=self.cleaned_data.get("community"), **data)
 
@@ -499,7 +507,13 @@ class FrameworkAdmin(PolicyModelAdmin):
         return self.add_fieldsets if obj is None else [(None, {"fields": self.change_fields})]
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.change_fields
+        if obj is None:
+            return []
+        if obj.pk not in authorable_ids(request):
+            return self.change_fields
+        # Whether a baseline binds every community moves the global floor: instance administrators only.
+        fixed = ["urn", "community_or_baseline", "versions_list"]
+        return fixed if obj.is_baseline and request.user.is_superuser else [*fixed, "binding"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -521,12 +535,14 @@ class FrameworkAdmin(PolicyModelAdmin):
         return False  # there is no service to delete a framework; versions (drafts) are deleted instead
 
     def save_model(self, request, obj, form, change):
-        """The form saved the framework through `framework_create` while it was validated."""
+        """The form saved the framework through `framework_create` or `framework_update` while it was validated."""
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         framework = self.get_object(request, object_id)
-        context = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
-        if framework.pk in authorable_ids(request):
+        context = {"show_save_and_add_another": False}
+        if framework.pk not in authorable_ids(request):
+            context.update(show_save=False, show_save_and_continue=False)
+        else:
             draft = framework.versions.filter(status=VersionStatus.DRAFT).first()
             context["policy_tools"] = (
                 [{"url": version_url(draft), "label": _("Edit draft %(version)s") % {"version": draft.version}}]

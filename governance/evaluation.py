@@ -17,7 +17,8 @@ from governance.selectors import EffectiveRequirement, effective_requirements
 from registry.choices import RegistrationStatus
 from registry.models import Community, Registration
 
-LIVE_EXCLUDED = [RegistrationStatus.RETIRED, RegistrationStatus.REJECTED]
+# Drafts are not in any register yet, and rejected or retired ones have left it: none is judged.
+LIVE_EXCLUDED = [RegistrationStatus.DRAFT, RegistrationStatus.RETIRED, RegistrationStatus.REJECTED]
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,21 @@
 """Every write to governance data goes through these functions: scope-checked and audited."""
 
+from .assessments import (
+    assessment_accept,
+    assessment_create,
+    assessment_import_aia,
+    assessment_return,
+    assessment_submit,
+    assessment_update,
+)
 from .evidence import evidence_review, evidence_submit, validate_upload, waiver_grant, waiver_revoke
 from .frameworks import (
     DOCUMENT_FORMAT,
     baseline_adopt,
     content_hash,
     framework_create,
+    framework_update,
+    override_delete,
     override_save,
     requirement_delete,
     requirement_problems,
@@ -19,11 +29,19 @@ from .frameworks import (
 
 __all__ = [
     "DOCUMENT_FORMAT",
+    "assessment_accept",
+    "assessment_create",
+    "assessment_import_aia",
+    "assessment_return",
+    "assessment_submit",
+    "assessment_update",
     "baseline_adopt",
     "content_hash",
     "evidence_review",
     "evidence_submit",
     "framework_create",
+    "framework_update",
+    "override_delete",
     "override_save",
     "requirement_delete",
     "requirement_problems",

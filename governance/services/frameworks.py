@@ -273,6 +273,51 @@ def framework_create(*, actor, community=None, **data) -> Framework:
     return framework
 
 
+FRAMEWORK_DETAILS = {"name", "short_name", "description", "source_url", "licence_notice"}
+
+
+@transaction.atomic
+def framework_update(*, framework: Framework, actor, **data) -> Framework:
+    """Edit a framework's details; a baseline's binding (mandatory for all, or informative) is the instance
+    administrators' decision, as it moves the floor under every community."""
+    framework = Framework.objects.select_for_update(of=("self",)).get(pk=framework.pk)
+    _require_author(framework, actor)
+    allowed = FRAMEWORK_DETAILS | ({"binding"} if framework.is_baseline else set())
+    unknown = set(data) - allowed
+    if unknown:
+        raise ValidationError({name: _("This field cannot be changed here.") for name in sorted(unknown)})
+    before = {name: getattr(framework, name) for name in data}
+    for name, value in data.items():
+        setattr(framework, name, value)
+    framework.full_clean()
+    framework.save()
+    changes = {name: [before[name], value] for name, value in data.items() if before[name] != value}
+    if changes:
+        audit_record(
+            actor=actor,
+            action="framework.updated",
+            target=framework,
+            changes=changes,
+            community_id=framework.community_id,
+        )
+    return framework
+
+
+@transaction.atomic
+def override_delete(
+    *, version: FrameworkVersion, actor, target_framework: Framework, target_code: str, parameter: str
+) -> None:
+    """Drop a tightening from a draft; the parameter falls back to what the community inherits."""
+    version = FrameworkVersion.objects.select_for_update(of=("self",)).select_related("framework").get(pk=version.pk)
+    _require_author(version, actor)
+    _require_draft(version)
+    deleted, _unused = version.overrides.filter(
+        target_framework=target_framework, target_code=target_code, parameter=parameter
+    ).delete()
+    if deleted:
+        _audit(version, actor=actor, action="override_deleted", changes={f"{target_code}.{parameter}": ["set", None]})
+
+
 @transaction.atomic
 def version_create_draft(*, framework: Framework, actor, version: str, notes: str = "") -> FrameworkVersion:
     """A new draft, copied from the published version (if any) so authors edit from what is in force."""

@@ -267,6 +267,56 @@ class FrameworkScopeTests:
         assert AuditEvent.objects.filter(action="framework.created", target_id=framework.pk).exists()
 
 
+class FrameworkDetailsTests:
+    def test_an_author_renames_their_framework_but_cannot_set_a_binding(self, console, frameworks):
+        framework = frameworks["city"].framework
+        response = console.post(
+            framework_url(framework),
+            {
+                "name": "Harbour City rules 2027",
+                "short_name": "",
+                "description": "",
+                "source_url": "",
+                "licence_notice": "",
+                "binding": "mandatory",
+                "_save": "Save",
+            },
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+        framework.refresh_from_db()
+        assert framework.name == "Harbour City rules 2027"
+        assert framework.binding == "informative"  # the field is not in the author's form
+        assert AuditEvent.objects.filter(action="framework.updated", target_id=framework.pk).exists()
+
+    def test_a_superuser_makes_a_baseline_informative_in_the_console(self, client, root, frameworks):
+        client.force_login(root)
+        framework = frameworks["floor"].framework
+        page = client.get(framework_url(framework)).content.decode()
+        assert 'name="binding"' in page
+        response = client.post(
+            framework_url(framework),
+            {
+                "name": framework.name,
+                "short_name": framework.short_name,
+                "description": framework.description,
+                "source_url": "",
+                "licence_notice": "",
+                "binding": "informative",
+                "_save": "Save",
+            },
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+        framework.refresh_from_db()
+        assert framework.binding == "informative"
+
+    def test_an_author_cannot_post_to_a_baseline(self, console, frameworks):
+        framework = frameworks["floor"].framework
+        response = console.post(framework_url(framework), {"name": "Mine now", "binding": "informative"})
+        assert response.status_code == 403
+        framework.refresh_from_db()
+        assert framework.name != "Mine now"
+
+
 class RequirementEditingTests:
     def test_an_invalid_rule_is_shown_next_to_the_field_and_nothing_is_saved(self, console, draft):
         page = console.get(version_url(draft))

@@ -159,6 +159,7 @@ class ImpactPreviewTests:
         no_site_b = live(region, human_oversight_description="x" * 50)
         live(CommunityFactory(slug="elsewhere"))  # outside the region: never counted
         RegistrationFactory(community=city, status=RegistrationStatus.RETIRED)  # retired: not counted
+        RegistrationFactory(community=city, system=AISystemFactory(website=""))  # a draft: in no register yet
 
         preview = impact_preview(draft, on=ON)
 

@@ -243,3 +243,57 @@ class AuthoringTests:
         assert exported["requirements"] == services.version_document(baseline)["requirements"]
         again, created_again = services.version_import(document=document, actor=None, publish=True)
         assert (again.pk, created_again) == (copy.pk, False)
+
+
+class FrameworkUpdateTests:
+    def test_authors_edit_details_and_the_change_is_audited(self, admin, tree, baseline):
+        from registry.models import AuditEvent
+
+        region = tree[1]
+        author = author_of(region, admin, "region-author")
+        framework = community_draft(region, author, "urn:test:region").framework
+        services.framework_update(framework=framework, actor=author, name="Region rules, 2027")
+        framework.refresh_from_db()
+        assert framework.name == "Region rules, 2027"
+        event = AuditEvent.objects.filter(action="framework.updated").get()
+        assert event.changes["name"][1] == "Region rules, 2027"
+
+    def test_only_instance_administrators_change_a_baselines_binding(self, admin, tree, baseline):
+        from governance.choices import Binding
+
+        author = author_of(tree[1], admin, "region-author")
+        with pytest.raises(PermissionDenied):
+            services.framework_update(framework=baseline.framework, actor=author, binding=Binding.INFORMATIVE)
+        services.framework_update(framework=baseline.framework, actor=admin, binding=Binding.INFORMATIVE)
+        baseline.framework.refresh_from_db()
+        assert baseline.framework.binding == Binding.INFORMATIVE
+        assert not [e for e in effective_requirements(tree[2]) if e.requirement.code == "FRIA"]
+
+    def test_a_community_framework_has_no_binding_to_change(self, admin, tree, baseline):
+        author = author_of(tree[1], admin, "region-author")
+        framework = community_draft(tree[1], author, "urn:test:region").framework
+        with pytest.raises(ValidationError, match="cannot be changed"):
+            services.framework_update(framework=framework, actor=author, binding="mandatory")
+
+
+class OverrideDeleteTests:
+    def test_removing_a_tightening_restores_the_inherited_value(self, admin, tree, baseline):
+        region, city = tree[1], tree[2]
+        author = author_of(region, admin, "region-author")
+        draft = community_draft(region, author, "urn:test:region")
+        target = {"target_framework": baseline.framework, "target_code": "FRIA", "parameter": "max_age_days"}
+        services.override_save(version=draft, actor=author, value=100, **target)
+        services.override_delete(version=draft, actor=author, **target)
+        services.version_publish(version=draft, actor=author)
+        assert fria_params(city).params == {"max_age_days": 365}
+
+    def test_a_published_tightening_cannot_be_removed(self, admin, tree, baseline):
+        region = tree[1]
+        author = author_of(region, admin, "region-author")
+        draft = community_draft(region, author, "urn:test:region")
+        target = {"target_framework": baseline.framework, "target_code": "FRIA", "parameter": "max_age_days"}
+        services.override_save(version=draft, actor=author, value=100, **target)
+        services.version_publish(version=draft, actor=author)
+        with pytest.raises(InvalidTransition):
+            services.override_delete(version=draft, actor=author, **target)
+        assert draft.overrides.count() == 1
