@@ -46,5 +46,9 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Benchmarks need PostgreSQL; they print their figures and are not part of `make test` or CI.
+bench: install
+	$(BIN)/python bench/api_list.py
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
