@@ -21,6 +21,7 @@ from governance.models import (
     Requirement,
     Waiver,
 )
+from governance.services.frameworks import REQUIREMENT_FIELDS
 from registry.api.serializers import StrictModelSerializer, StrictSerializer
 from registry.models import Community, Registration
 from registry.permissions import Action
@@ -182,23 +183,7 @@ class RequirementSerializer(StrictModelSerializer):
 
     class Meta:
         model = Requirement
-        fields = [
-            "code",
-            "parent",
-            "order",
-            "title",
-            "text",
-            "citation",
-            "citation_url",
-            "severity",
-            "effective_from",
-            "effective_until",
-            "kind",
-            "applies_when",
-            "check",
-            "evidence",
-            "parameters",
-        ]
+        fields = REQUIREMENT_FIELDS  # the framework-version document's keys, as the services take them
         validators = []  # uniqueness and rules are checked by the service, with field names
 
     def __init__(self, *args, url_code=None, **kwargs):
