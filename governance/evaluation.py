@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from governance.choices import EvidenceStatus, RequirementKind, ResultStatus
-from governance.models import Evidence, FrameworkVersion, Waiver
+from governance.models import Evidence, FrameworkVersion, RiskAssessment, Waiver
 from governance.rules import TEXT_FIELDS, RuleError, evaluate
 from governance.selectors import EffectiveRequirement, effective_requirements
 from registry.choices import RegistrationStatus
@@ -66,6 +66,19 @@ def build_contexts(registrations: list[Registration], *, on: datetime.date) -> d
                 "valid": item.is_valid_on(on),
             }
         )
+    assessments_by_registration = defaultdict(list)
+    for item in RiskAssessment.objects.filter(registration_id__in=ids).order_by("id"):
+        assessments_by_registration[item.registration_id].append(
+            {
+                "instrument": item.instrument,
+                "version": item.version,
+                "status": item.status,
+                "tier": item.result.get("tier", ""),
+                "impact_level": item.result.get("impact_level", 0),
+                "age_days": _age_days(item.submitted_at, on),
+                "valid": item.is_valid_on(on),
+            }
+        )
     today = datetime.datetime.combine(on, datetime.time.min, tzinfo=datetime.UTC)
     contexts = {}
     for registration in registrations:
@@ -82,8 +95,7 @@ def build_contexts(registrations: list[Registration], *, on: datetime.date) -> d
                 "deployment_date": _date(registration.deployment_date),
                 "age_days": _age_days(registration.created_at, on),
             },
-            # Assessments join the context when risk assessments are recorded (docs/rule-context.md).
-            "assessments": [],
+            "assessments": assessments_by_registration[registration.pk],
             "evidence": evidence_by_registration[registration.pk],
             "today": today,
         }

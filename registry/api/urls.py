@@ -15,4 +15,5 @@ urlpatterns = [
     path("auth/logout-all/", views.TokenLogoutAllView.as_view(), name="auth-logout-all"),
     path("", include(router.urls)),
     path("", include("governance.api.urls")),
+    path("", include("governance.api.assessment_urls")),
 ]
