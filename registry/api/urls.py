@@ -14,6 +14,7 @@ urlpatterns = [
     path("auth/logout/", views.TokenLogoutView.as_view(), name="auth-logout"),
     path("auth/logout-all/", views.TokenLogoutAllView.as_view(), name="auth-logout-all"),
     path("", include(router.urls)),
+    path("", include("registry.api.import_urls")),
     path("", include("governance.api.urls")),
     path("", include("governance.api.assessment_urls")),
 ]

@@ -1,6 +1,7 @@
 from .audit import AuditEvent
 from .communities import Community, CommunityMembership
 from .idempotency import IdempotencyKey
+from .imports import ImportJob
 from .organizations import Organization, OrganizationMembership
 from .registrations import (
     Registration,
@@ -16,6 +17,7 @@ __all__ = [
     "Community",
     "CommunityMembership",
     "IdempotencyKey",
+    "ImportJob",
     "Organization",
     "OrganizationMembership",
     "Registration",

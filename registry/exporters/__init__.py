@@ -1,0 +1,1 @@
+"""Open-data exports of a community's register, and one registration as an official record (issue 7)."""
