@@ -110,6 +110,15 @@ class RiskTier(models.TextChoices):
     PROHIBITED = "prohibited", _("Prohibited practice")
 
 
+class ComplianceStatus(models.TextChoices):
+    """A registration's overall standing, kept current by the compliance engine."""
+
+    PENDING = "pending", _("Pending")
+    COMPLIANT = "compliant", _("Compliant")
+    AT_RISK = "at_risk", _("At risk")
+    NON_COMPLIANT = "non_compliant", _("Non-compliant")
+
+
 class Disclosure(models.TextChoices):
     PUBLIC = "public", _("Public")
     RESTRICTED = "restricted", _("Restricted to regulators")

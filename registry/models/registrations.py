@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from registry.choices import Disclosure, RegistrationStatus, RiskTier
+from registry.choices import ComplianceStatus, Disclosure, RegistrationStatus, RiskTier
 from registry.querysets import RegistrationQuerySet
 
 from .communities import Community
@@ -34,6 +34,14 @@ class Registration(models.Model):
         _("status"), max_length=32, choices=RegistrationStatus.choices, default=RegistrationStatus.DRAFT
     )
     risk_tier = models.CharField(_("risk tier"), max_length=32, choices=RiskTier.choices, default=RiskTier.UNASSESSED)
+    compliance_status = models.CharField(
+        _("compliance status"),
+        max_length=16,
+        choices=ComplianceStatus.choices,
+        default=ComplianceStatus.PENDING,
+        editable=False,
+        help_text=_("Written only by the compliance engine: pending until the first check."),
+    )
     deployment_context = models.TextField(
         _("deployment context"),
         max_length=MEDIUM_TEXT,
@@ -87,6 +95,7 @@ class Registration(models.Model):
         indexes = [
             models.Index(fields=["community", "status"], name="registration_community_status"),
             models.Index(fields=["organization", "status"], name="registration_org_status"),
+            models.Index(fields=["community", "compliance_status"], name="registration_community_compl"),
         ]
 
     def __str__(self):
