@@ -55,3 +55,49 @@ class ResultStatus(models.TextChoices):
     NOT_APPLICABLE = "not_applicable", _("Not applicable")
     WAIVED = "waived", _("Waived")
     ERROR = "error", _("Error")
+
+
+class ResultCode(models.TextChoices):
+    """One character per check in the compact state; each maps to a `ResultStatus` and a reason.
+
+    The reason's words are chosen when it is read (in the reader's language), not stored per check.
+    """
+
+    PASSED = "P", _("Check passed.")
+    EVIDENCE_ACCEPTED = "V", _("Accepted evidence is on file.")
+    FAILED = "F", _("Check failed.")
+    EVIDENCE_NEEDED = "E", _("Evidence needed.")
+    EVIDENCE_IN_REVIEW = "R", _("Evidence was submitted and awaits a regulator's review.")
+    NOT_APPLICABLE = "N", _("Does not apply.")
+    WAIVED = "W", _("Waived by a regulator.")
+    ERROR = "X", _("The rule could not be evaluated.")
+
+
+RESULT_CODE_STATUS = {
+    ResultCode.PASSED: ResultStatus.PASS,
+    ResultCode.EVIDENCE_ACCEPTED: ResultStatus.PASS,
+    ResultCode.FAILED: ResultStatus.FAIL,
+    ResultCode.EVIDENCE_NEEDED: ResultStatus.FAIL,
+    ResultCode.EVIDENCE_IN_REVIEW: ResultStatus.FAIL,
+    ResultCode.NOT_APPLICABLE: ResultStatus.NOT_APPLICABLE,
+    ResultCode.WAIVED: ResultStatus.WAIVED,
+    ResultCode.ERROR: ResultStatus.ERROR,
+}
+
+
+class RunTrigger(models.TextChoices):
+    SCHEDULE = "schedule", _("Scheduled sweep")
+    MANUAL = "manual", _("Started by a person")
+    CHANGE = "change", _("A change")
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")

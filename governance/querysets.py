@@ -10,7 +10,7 @@ from django.db.models import Q
 
 from governance.choices import VersionStatus
 from registry.choices import CommunityRole
-from registry.permissions import NOTHING, Action, UserScope, in_q
+from registry.permissions import NOTHING, OVERSIGHT_ROLES, Action, UserScope, in_q
 from registry.querysets import RestrictedQuerySet
 
 
@@ -69,3 +69,15 @@ class RegistrationScopedQuerySet(RestrictedQuerySet):
             return NOTHING
         registrations = Registration.objects.filter(Registration.objects.restriction(user, action, scope))
         return Q(registration__in=registrations.values("pk"))
+
+
+class ComplianceRunQuerySet(RestrictedQuerySet):
+    """Runs are seen by those who oversee the community swept (with its ancestors' regulators), and
+    started by its regulators; runs over every community are staff business."""
+
+    def restriction(self, user, action, scope):
+        if action == Action.VIEW:
+            return in_q("community_id", scope.communities(*OVERSIGHT_ROLES))
+        if action == Action.REVIEW:
+            return in_q("community_id", scope.communities(CommunityRole.REGULATOR))
+        return NOTHING
