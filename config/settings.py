@@ -162,7 +162,9 @@ CACHES = {
     )
 }
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "login"
 
 # API ---------------------------------------------------------------------------------------------------------
 # Bodies above this size are refused with 413 before any parsing (uploads get their own limit later).

@@ -1,0 +1,1 @@
+"""The server-rendered site for regulators and organization members: overview, lists, review and filing."""

@@ -1,0 +1,51 @@
+import pytest
+from django.test import Client
+
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class HomeTests:
+    def test_anonymous_visitors_are_sent_to_the_login_page(self):
+        response = Client().get("/")
+        assert response.status_code == 302
+        assert response["Location"] == "/accounts/login/"
+
+    def test_login_page_links_to_the_public_register(self):
+        response = Client().get("/accounts/login/")
+        assert response.status_code == 200
+        assert b'<html lang="en">' in response.content
+        assert "public register" in response.content.decode()
+        assert 'for="id_username"' in response.content.decode()
+
+
+class LoginTests:
+    def test_logging_in_leads_into_the_site(self):
+        UserFactory(username="someone")
+        response = Client().post("/accounts/login/", {"username": "someone", "password": PASSWORD})
+        assert response.status_code == 302
+        assert response["Location"] == "/"
+
+    def test_a_wrong_password_shows_a_form_error(self):
+        UserFactory(username="someone")
+        response = Client().post("/accounts/login/", {"username": "someone", "password": "nope"})
+        assert response.status_code == 200
+        assert 'role="alert"' in response.content.decode()
+
+    def test_logout_is_a_post_and_returns_to_login(self):
+        user = UserFactory()
+        client = Client()
+        client.force_login(user)
+        response = client.post("/accounts/logout/")
+        assert response.status_code == 302
+        assert response["Location"] == "/accounts/login/"
+
+
+class LanguageTests:
+    def test_the_switcher_sets_the_language_of_the_page(self):
+        client = Client()
+        response = client.post("/i18n/setlang/", {"language": "fr", "next": "/accounts/login/"})
+        assert response.status_code == 302
+        response = client.get("/accounts/login/")
+        assert b'<html lang="fr">' in response.content
