@@ -1,0 +1,224 @@
+"""Telling people when a registration's compliance changes (issue 5, "Notifications on transitions").
+
+The engine calls `notify_status_changes` inside its write transaction, possibly for thousands of
+registrations in one sweep chunk. So that call only filters and packs ids, and queues one task per batch
+with `transaction.on_commit`: a rolled-back chunk tells nobody anything, and no mail or HTTP request ever
+runs while the engine holds its locks. The task (`governance.send_notifications`, in registry/tasks.py so
+Celery's autodiscovery finds it) then reads everything it needs in a handful of queries and sends:
+
+- one e-mail per person per batch (a digest when several of their registrations changed), to the
+  filing organization's admins and to the regulators of the registration's community and of every
+  ancestor community, since regulators oversee their whole subtree. Regulators never hear about drafts,
+  which they cannot see (registry.querysets.oversight_q);
+- one webhook delivery per event to each active webhook of the organization subscribed to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+logger = logging.getLogger(__name__)
+
+# One task per batch; a sweep chunk that changes more than this is split so no task message grows unbounded.
+NOTIFY_BATCH_SIZE = 1000
+
+FINDING_KINDS = ("opened", "closed", "reopened")
+
+
+def _compact(change: dict) -> dict:
+    return {
+        "registration": int(change["registration"]),
+        "from": change.get("from") or "",
+        "to": change.get("to") or "",
+        "opened": [int(pk) for pk in change.get("opened") or ()],
+        "closed": [int(pk) for pk in change.get("closed") or ()],
+        "reopened": [int(pk) for pk in change.get("reopened") or ()],
+        "run": change.get("run"),
+    }
+
+
+def _is_news(change: dict) -> bool:
+    return change["from"] != change["to"] or any(change[kind] for kind in FINDING_KINDS)
+
+
+def notify_status_changes(changes: list[dict]) -> None:
+    """Queue notifications for `changes` once the caller's transaction commits.
+
+    Each change is `{"registration": id, "from": old status, "to": new status, "opened": [finding ids],
+    "closed": [...], "reopened": [...], "run": run id or None}`. Changes that changed nothing are dropped.
+    Cheap on purpose: no queries here, only ids packed into task messages.
+    """
+    from registry.tasks import send_notifications
+
+    batch = [change for change in map(_compact, changes) if _is_news(change)]
+    for start in range(0, len(batch), NOTIFY_BATCH_SIZE):
+        transaction.on_commit(partial(send_notifications.delay, batch[start : start + NOTIFY_BATCH_SIZE]))
+
+
+# The task's side ---------------------------------------------------------------------------------------------
+
+
+def registration_url(registration_id: int) -> str:
+    return f"{settings.SITE_URL.rstrip('/')}/registrations/{registration_id}/"
+
+
+def _status_label(value: str) -> str:
+    from registry.choices import ComplianceStatus
+
+    return str(ComplianceStatus(value).label) if value in ComplianceStatus.values else value or _("none")
+
+
+def _recipients(registrations) -> dict[int, set[str]]:
+    """Registration id → e-mail addresses of the people to tell, in two queries."""
+    from registry.choices import CommunityRole, OrganizationRole, RegistrationStatus
+    from registry.models import CommunityMembership, OrganizationMembership
+
+    organization_ids = {registration.organization_id for registration in registrations}
+    overseen = [registration for registration in registrations if registration.status != RegistrationStatus.DRAFT]
+    community_ids = {
+        pk for registration in overseen for pk in (registration.community_id, *registration.community.ancestor_ids())
+    }
+    admins: dict[int, set[str]] = {}
+    for organization_id, email in (
+        OrganizationMembership.objects.filter(
+            organization_id__in=organization_ids, role=OrganizationRole.ADMIN, user__is_active=True
+        )
+        .exclude(user__email="")
+        .values_list("organization_id", "user__email")
+    ):
+        admins.setdefault(organization_id, set()).add(email.lower())
+    regulators: dict[int, set[str]] = {}
+    if community_ids:
+        for community_id, email in (
+            CommunityMembership.objects.filter(
+                community_id__in=community_ids, role=CommunityRole.REGULATOR, user__is_active=True
+            )
+            .exclude(user__email="")
+            .values_list("community_id", "user__email")
+        ):
+            regulators.setdefault(community_id, set()).add(email.lower())
+
+    recipients = {}
+    for registration in registrations:
+        people = set(admins.get(registration.organization_id, ()))
+        if registration.status != RegistrationStatus.DRAFT:
+            for community_id in (registration.community_id, *registration.community.ancestor_ids()):
+                people |= regulators.get(community_id, set())
+        recipients[registration.pk] = people
+    return recipients
+
+
+def _finding_line(finding) -> str:
+    return _("%(code)s %(title)s (%(severity)s), due %(due)s") % {
+        "code": finding.requirement_code,
+        "title": finding.title,
+        "severity": finding.get_severity_display(),
+        "due": finding.due_on.isoformat(),
+    }
+
+
+def _change_text(registration, change: dict, findings: dict) -> str:
+    lines = [
+        _("%(system)s in %(community)s (%(organization)s)")
+        % {
+            "system": registration.system.name,
+            "community": registration.community.name,
+            "organization": registration.organization.name,
+        }
+    ]
+    if change["from"] != change["to"]:
+        lines.append(
+            "  "
+            + _("Compliance status: %(old)s → %(new)s")
+            % {"old": _status_label(change["from"]), "new": _status_label(change["to"])}
+        )
+    else:
+        lines.append("  " + _("Compliance status: %(status)s") % {"status": _status_label(change["to"])})
+    headings = {
+        "opened": _("Findings opened:"),
+        "closed": _("Findings closed:"),
+        "reopened": _("Findings reopened:"),
+    }
+    for kind in FINDING_KINDS:
+        listed = [findings[pk] for pk in change[kind] if pk in findings]
+        if listed:
+            lines.append("  " + headings[kind])
+            lines.extend("    - " + _finding_line(finding) for finding in listed)
+    lines.append("  " + registration_url(registration.pk))
+    return "\n".join(lines)
+
+
+def _subject(items) -> str:
+    prefix = getattr(settings, "EMAIL_SUBJECT_PREFIX", "")
+    if len(items) == 1:
+        registration, change = items[0]
+        subject = _("%(system)s in %(community)s: %(status)s") % {
+            "system": registration.system.name,
+            "community": registration.community.name,
+            "status": _status_label(change["to"]),
+        }
+    else:
+        subject = ngettext(
+            "Compliance changed for %(count)d registration",
+            "Compliance changed for %(count)d registrations",
+            len(items),
+        ) % {"count": len(items)}
+    return f"{prefix}{subject}"
+
+
+def _email_messages(registrations: dict, batch: list[dict], findings: dict) -> list[EmailMessage]:
+    recipients = _recipients(list(registrations.values()))
+    per_person: dict[str, list] = {}
+    for change in batch:
+        registration = registrations.get(change["registration"])
+        if registration is None:
+            continue
+        for email in recipients.get(registration.pk, ()):
+            per_person.setdefault(email, []).append((registration, change))
+    messages = []
+    for email, items in sorted(per_person.items()):
+        intro = ngettext(
+            "The compliance of %(count)d registration you follow has changed.",
+            "The compliance of %(count)d registrations you follow has changed.",
+            len(items),
+        ) % {"count": len(items)}
+        body = "\n\n".join([intro, *(_change_text(registration, change, findings) for registration, change in items)])
+        # One message per person, so that no recipient sees who else was told.
+        messages.append(EmailMessage(subject=_subject(items), body=body + "\n", to=[email]))
+    return messages
+
+
+def notifications_send(*, batch: list[dict]) -> dict:
+    """Send the e-mails and queue the webhook deliveries for one batch of changes; returns counts."""
+    from governance.models import Finding
+    from registry.models import Registration
+
+    batch = [change for change in map(_compact, batch) if _is_news(change)]
+    registrations = Registration.objects.select_related("system", "community", "organization").in_bulk(
+        {change["registration"] for change in batch}
+    )
+    finding_ids = {pk for change in batch for kind in FINDING_KINDS for pk in change[kind]}
+    findings = Finding.objects.in_bulk(finding_ids) if finding_ids else {}
+
+    with translation.override(settings.LANGUAGE_CODE):
+        messages = _email_messages(registrations, batch, findings)
+    sent = 0
+    if messages:
+        with get_connection() as connection:
+            sent = connection.send_messages(messages) or 0
+    deliveries = _queue_webhooks(registrations, batch, findings)
+    logger.info("Notifications: %d e-mails, %d webhook deliveries for %d changes", sent, deliveries, len(batch))
+    return {"emails": sent, "webhook_deliveries": deliveries}
+
+
+def _queue_webhooks(registrations: dict, batch: list[dict], findings: dict) -> int:
+    """Webhook deliveries for the batch; filled in once registry.models.webhooks exists."""
+    return 0
