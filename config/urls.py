@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("register/", include("registry.public.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("registry.web.urls")),
 ]
