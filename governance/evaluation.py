@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from governance.choices import EvidenceStatus, RequirementKind, ResultStatus
+from governance.choices import RESULT_CODE_STATUS, EvidenceStatus, RequirementKind, ResultCode, ResultStatus
 from governance.models import Evidence, FrameworkVersion, RiskAssessment, Waiver
 from governance.rules import TEXT_FIELDS, RuleError, evaluate
 from governance.selectors import EffectiveRequirement, effective_requirements
@@ -107,38 +107,95 @@ def valid_waivers(registration_ids, *, on: datetime.date) -> set[tuple[int, int,
     return set(rows.values_list("registration_id", "framework_id", "requirement_code"))
 
 
-def evaluate_requirement(item: EffectiveRequirement, context: dict, *, waived: bool) -> Outcome | None:
-    """The outcome of one requirement for one registration; None for informative requirements."""
-    requirement = item.requirement
+@dataclass(frozen=True)
+class Check:
+    """A check's `ResultCode`, the evaluation error behind an `X`, and whether the requirement applied.
+
+    `applies` is False for `N` and for an `X` from `applies_when`: waivers and evidence cannot change those.
+    """
+
+    code: str
+    error: str = ""
+    applies: bool = True
+
+
+def result_reason(code: str, requirement=None, error: str = "") -> str:
+    """The human-readable reason of a result code, in the reader's language (one wording for every reader)."""
+    if code == ResultCode.ERROR:
+        return error or str(ResultCode.ERROR.label)
+    if requirement is not None:
+        if code == ResultCode.NOT_APPLICABLE:
+            return _("Does not apply: %(rule)s is false.") % {"rule": requirement.applies_when}
+        if code == ResultCode.FAILED:
+            return _("Check failed: %(rule)s") % {"rule": requirement.check_rule}
+        if code == ResultCode.EVIDENCE_NEEDED:
+            return _("Evidence needed: %(what)s") % {"what": requirement.evidence}
+    return str(ResultCode(code).label)
+
+
+def outcome_of(check: Check, requirement) -> Outcome:
+    return Outcome(RESULT_CODE_STATUS[ResultCode(check.code)], result_reason(check.code, requirement, check.error))
+
+
+def evidence_code(entries) -> str | None:
+    """`V` if any matching evidence is valid, `R` if some awaits review, else None (evidence needed)."""
+    if any(e["valid"] for e in entries):
+        return ResultCode.EVIDENCE_ACCEPTED
+    if any(e["status"] == EvidenceStatus.SUBMITTED for e in entries):
+        return ResultCode.EVIDENCE_IN_REVIEW
+    return None
+
+
+def apply_waiver_and_evidence(check: Check, kind: str, *, waived: bool, evidence: str | None) -> Check:
+    """What a valid waiver or the evidence on file makes of a check that applies."""
+    if not check.applies:
+        return check
+    if waived:
+        return Check(ResultCode.WAIVED)
+    if kind == RequirementKind.EVIDENCE and evidence:
+        return Check(evidence)
+    return check
+
+
+def judge_rules(requirement, scoped: dict) -> Check | None:
+    """The part of a check that depends only on the rule context: `N`, `X`, `P`, `F` or `E` (no evidence yet).
+
+    None for informative requirements, which are not checked.
+    """
     if requirement.kind == RequirementKind.INFORMATIVE:
         return None
-    scoped = {**context, "params": item.params}
     try:
         applies = evaluate(requirement.applies_when or "true", scoped)
     except RuleError as error:
-        return Outcome(ResultStatus.ERROR, _("applies_when could not be evaluated: %(error)s") % {"error": error})
+        message = _("applies_when could not be evaluated: %(error)s") % {"error": error}
+        return Check(ResultCode.ERROR, message, applies=False)
     if not applies:
-        return Outcome(
-            ResultStatus.NOT_APPLICABLE, _("Does not apply: %(rule)s is false.") % {"rule": requirement.applies_when}
-        )
-    if waived:
-        return Outcome(ResultStatus.WAIVED, _("Waived by a regulator."))
+        return Check(ResultCode.NOT_APPLICABLE, applies=False)
     if requirement.kind == RequirementKind.RULE:
         try:
             met = evaluate(requirement.check_rule, scoped)
         except RuleError as error:
-            return Outcome(ResultStatus.ERROR, _("The check could not be evaluated: %(error)s") % {"error": error})
-        if met:
-            return Outcome(ResultStatus.PASS, _("Check passed."))
-        return Outcome(ResultStatus.FAIL, _("Check failed: %(rule)s") % {"rule": requirement.check_rule})
+            return Check(ResultCode.ERROR, _("The check could not be evaluated: %(error)s") % {"error": error})
+        return Check(ResultCode.PASSED if met else ResultCode.FAILED)
+    return Check(ResultCode.EVIDENCE_NEEDED)
+
+
+def judge(item: EffectiveRequirement, context: dict, *, waived: bool) -> Check | None:
+    """One requirement's check for one registration; None for informative requirements."""
+    requirement = item.requirement
+    check = judge_rules(requirement, {**context, "params": item.params})
+    if check is None:
+        return None
     matching = [
         e for e in context["evidence"] if e["requirement"] == requirement.code and e["framework"] == item.framework.urn
     ]
-    if any(e["valid"] for e in matching):
-        return Outcome(ResultStatus.PASS, _("Accepted evidence is on file."))
-    if any(e["status"] == EvidenceStatus.SUBMITTED for e in matching):
-        return Outcome(ResultStatus.FAIL, _("Evidence was submitted and awaits a regulator's review."))
-    return Outcome(ResultStatus.FAIL, _("Evidence needed: %(what)s") % {"what": requirement.evidence})
+    return apply_waiver_and_evidence(check, requirement.kind, waived=waived, evidence=evidence_code(matching))
+
+
+def evaluate_requirement(item: EffectiveRequirement, context: dict, *, waived: bool) -> Outcome | None:
+    """The outcome of one requirement for one registration; None for informative requirements."""
+    check = judge(item, context, waived=waived)
+    return None if check is None else outcome_of(check, item.requirement)
 
 
 def evaluate_registrations(
