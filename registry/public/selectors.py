@@ -180,41 +180,41 @@ class FeedEntry:
 def public_feed_entries(*, community: Community, limit: int = FEED_LENGTH) -> list[FeedEntry]:
     """The latest changes to the community's public register, from the audit trail, newest first.
 
-    Approvals and retirements are the registration's own events. Edits to an approved registration's
-    system show as updates when they touch a field that registration publishes (the name always is); edits
-    made before the approval, and edits to restricted or withheld fields, were never public news.
+    Approvals and retirements are the registration's own events. Edits to a system show as updates while
+    one of its registrations here was public (approved and not yet retired) and when they touch a field that
+    registration publishes (the name always is); edits made before the approval, and edits to restricted or
+    withheld fields, were never public news. Approved-then-retired registrations were public once, so their
+    history stays in the feed.
     """
-    approved_system = Registration.objects.filter(
+    once_public = Registration.objects.filter(
         community=community,
-        status=RegistrationStatus.APPROVED,
+        status__in=[RegistrationStatus.APPROVED, RegistrationStatus.RETIRED],
+        decided_at__isnull=False,
+    )
+    public_at_the_time = once_public.filter(
+        Q(retired_at__isnull=True) | Q(retired_at__gte=OuterRef("created_at")),
         system_id=OuterRef("system_id"),
         decided_at__lte=OuterRef("created_at"),
     )
     events = list(
         AuditEvent.objects.filter(
             Q(community_id=community.pk, action__in=["registration.approve", "registration.retire"])
-            | Q(Exists(approved_system), action="system.updated", registration_id__isnull=True)
+            | Q(Exists(public_at_the_time), action="system.updated", registration_id__isnull=True)
         ).order_by("-created_at", "-id")[: limit * 2]
     )
-    # Approved-then-retired registrations were public once, so their history stays in the feed.
-    registrations = Registration.objects.filter(
-        community=community,
-        status__in=[RegistrationStatus.APPROVED, RegistrationStatus.RETIRED],
-        decided_at__isnull=False,
-    ).select_related("system", "organization", "community")
-    by_id = {r.pk: r for r in registrations.filter(pk__in={e.registration_id for e in events if e.registration_id})}
-    by_system = {
-        r.system_id: r
-        for r in registrations.filter(
-            status=RegistrationStatus.APPROVED, system_id__in={e.system_id for e in events if not e.registration_id}
-        )
-    }
+    registrations = list(
+        once_public.filter(
+            Q(pk__in={event.registration_id for event in events if event.registration_id})
+            | Q(system_id__in={event.system_id for event in events if not event.registration_id})
+        ).select_related("system", "organization", "community")
+    )
+    by_id = {registration.pk: registration for registration in registrations}
     entries = []
     for event in events:
         if event.registration_id:
             registration = by_id.get(event.registration_id)
         else:
-            registration = by_system.get(event.system_id)
+            registration = _public_when(registrations, event)
             if registration and not any(name == "name" or is_public(registration, name) for name in event.changes):
                 continue
         if registration is None:
@@ -223,3 +223,15 @@ def public_feed_entries(*, community: Community, limit: int = FEED_LENGTH) -> li
         if len(entries) == limit:
             break
     return entries
+
+
+def _public_when(registrations: list[Registration], event: AuditEvent) -> Registration | None:
+    """The registration of the event's system that was public when the event happened, if any."""
+    for registration in registrations:
+        if (
+            registration.system_id == event.system_id
+            and registration.decided_at <= event.created_at
+            and (registration.retired_at is None or registration.retired_at >= event.created_at)
+        ):
+            return registration
+    return None
