@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "django_htmx",
+    "django_celery_beat",
     "registry",
     "governance",
 ]
@@ -84,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "registry.web.context_processors.navigation",
             ],
         },
     },
@@ -222,6 +224,10 @@ CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
 CELERY_TIMEZONE = TIME_ZONE
+# A task whose worker dies is redelivered: chunk tasks are idempotent, so a SIGKILL loses and duplicates nothing.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One beat process reads the schedules declared by `declare_schedules`, editable in the admin.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # Mail: the console by default; EMAIL_FILE_PATH alone switches to the file backend (one file per batch).
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", "")
