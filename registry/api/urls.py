@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("registry.api.import_urls")),
     path("", include("governance.api.urls")),
     path("", include("governance.api.assessment_urls")),
+    path("", include("governance.api.compliance_urls")),
 ]

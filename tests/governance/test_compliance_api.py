@@ -1,0 +1,387 @@
+"""The compliance API: runs and their progress, results with reasons, findings, and who may read them."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from governance import services
+from governance.choices import FindingStatus, RunStatus, RunTrigger
+from governance.models import ComplianceRun, Finding, RegistrationCompliance, RuleSet, RuleSetItem
+from registry.choices import CommunityRole, RegistrationStatus
+from tests.factories import (
+    CommunityFactory,
+    OrganizationFactory,
+    RegistrationFactory,
+    UserFactory,
+    community_member,
+    filer,
+    regulator,
+)
+
+pytestmark = pytest.mark.django_db
+
+RUNS = "/api/v1/compliance/runs/"
+RESULTS = "/api/v1/compliance/results/"
+FINDINGS = "/api/v1/findings/"
+
+DOCUMENT = {
+    "format": "commons-registry/framework-version@1",
+    "urn": "urn:test:compliance-api",
+    "name": "Compliance API",
+    "version": "1",
+    "binding": "mandatory",
+    "requirements": [
+        {"code": "R1", "title": "Has a purpose", "kind": "rule", "check": 'system.purpose != ""', "severity": "high"},
+        {"code": "R2", "title": "Oversight", "kind": "rule", "check": "true", "severity": "critical"},
+        {"code": "R3", "title": "Impact assessment", "kind": "evidence", "evidence": "An AIA.", "severity": "medium"},
+        {"code": "R4", "title": "Broken rule", "kind": "rule", "check": "true", "severity": "low"},
+    ],
+}
+
+
+def results(response) -> list[dict]:
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+@pytest.fixture
+def world():
+    """A region with a city; one organization's registration filed in the city, judged P F E X."""
+    version, _created = services.version_import(document=DOCUMENT, actor=None, publish=True)
+    ruleset = RuleSet.objects.create(digest="a" * 64)
+    for position, requirement in enumerate(version.requirements.order_by("code"), start=1):
+        RuleSetItem.objects.create(
+            ruleset=ruleset,
+            position=position,
+            framework=version.framework,
+            requirement=requirement,
+            requirement_code=requirement.code,
+            severity=requirement.severity,
+        )
+    region = CommunityFactory(slug="region")
+    city = CommunityFactory(slug="city", parent=region)
+    organization = OrganizationFactory(slug="acme")
+    registration = RegistrationFactory(
+        community=city, system__organization=organization, status=RegistrationStatus.SUBMITTED
+    )
+    now = timezone.now()
+    RegistrationCompliance.objects.create(
+        registration=registration,
+        ruleset=ruleset,
+        codes="PFEX",
+        errors={"4": "no such key: 'system.owner'"},
+        checked_at=now,
+    )
+    finding = Finding.objects.create(
+        registration=registration,
+        organization=organization,
+        framework=version.framework,
+        requirement_code="R2",
+        title="Oversight",
+        severity="critical",
+        code="F",
+        reason="Check failed: true",
+        opened_at=now,
+        due_on=timezone.localdate() - datetime.timedelta(days=1),
+        reopened_count=1,
+    )
+    run = ComplianceRun.objects.create(
+        trigger=RunTrigger.SCHEDULE,
+        community=city,
+        status=RunStatus.RUNNING,
+        total=200,
+        done=50,
+        failed=2,
+        started_at=now - datetime.timedelta(seconds=10),
+    )
+    # Another community's registration, state and finding, which none of the world's people may see.
+    elsewhere = RegistrationFactory(status=RegistrationStatus.SUBMITTED)
+    RegistrationCompliance.objects.create(registration=elsewhere, ruleset=ruleset, codes="PPPP", checked_at=now)
+    Finding.objects.create(
+        registration=elsewhere,
+        organization=elsewhere.organization,
+        framework=version.framework,
+        requirement_code="R1",
+        title="Has a purpose",
+        severity="high",
+        code="F",
+        opened_at=now,
+        due_on=timezone.localdate(),
+    )
+    ComplianceRun.objects.create(trigger=RunTrigger.SCHEDULE, community=elsewhere.community)
+    return {
+        "version": version,
+        "ruleset": ruleset,
+        "region": region,
+        "city": city,
+        "organization": organization,
+        "registration": registration,
+        "finding": finding,
+        "run": run,
+        "elsewhere": elsewhere,
+    }
+
+
+class ComplianceResultApiTests:
+    def test_each_check_with_its_status_and_reason(self, world, client_for):
+        registration = world["registration"]
+
+        rows = results(client_for(regulator(world["city"])).get(f"{RESULTS}?registration={registration.pk}"))
+
+        assert [(r["requirement_code"], r["status"], r["code"], r["reason"]) for r in rows] == [
+            ("R1", "pass", "P", "Check passed."),
+            ("R2", "fail", "F", "Check failed: true"),
+            ("R3", "fail", "E", "Evidence needed."),
+            ("R4", "error", "X", "no such key: 'system.owner'"),
+        ]
+        first = rows[0]
+        assert first["registration"] == registration.pk
+        assert first["framework"] == "urn:test:compliance-api"
+        assert first["requirement_title"] == "Has a purpose"
+        assert first["severity"] == "high"
+        assert first["checked_at"]
+
+    def test_one_result_by_id(self, world, client_for):
+        result_id = world["registration"].pk * 100000 + 4
+
+        response = client_for(filer(world["organization"])).get(f"{RESULTS}{result_id}/")
+
+        assert response.status_code == 200
+        assert response.json()["reason"] == "no such key: 'system.owner'"
+
+    @pytest.mark.parametrize(
+        ("query", "codes"),
+        [
+            ("status=fail", ["R2", "R3"]),
+            ("status=pass&status=error", ["R1", "R4"]),
+            ("requirement=R3", ["R3"]),
+            ("framework=urn:test:compliance-api&severity=critical", ["R2"]),
+            ("framework=urn:test:other", []),
+            ("community=city", ["R1", "R2", "R3", "R4"]),
+            ("community=region", []),
+            ("community_tree=region", ["R1", "R2", "R3", "R4"]),
+            ("community_tree=nowhere", []),
+        ],
+    )
+    def test_filters(self, world, client_for, query, codes):
+        rows = results(client_for(regulator(world["region"])).get(f"{RESULTS}?{query}"))
+
+        assert [r["requirement_code"] for r in rows] == codes
+
+    def test_a_bad_filter_value_is_a_400_naming_it(self, world, client_for):
+        response = client_for(regulator(world["city"])).get(f"{RESULTS}?status=broken")
+
+        assert response.status_code == 400
+        assert "status" in response.json()
+
+    def test_pages_follow_registration_then_requirement_order(self, world, client_for):
+        later = RegistrationFactory(community=world["city"], status=RegistrationStatus.APPROVED)
+        RegistrationCompliance.objects.create(
+            registration=later, ruleset=world["ruleset"], codes="PPPN", checked_at=timezone.now()
+        )
+        client = client_for(regulator(world["city"]))
+        seen, url = [], f"{RESULTS}?page_size=3"
+        while url:
+            body = client.get(url).json()
+            seen += [(r["registration"], r["requirement_code"]) for r in body["results"]]
+            url = body["next"]
+
+        expected = [(world["registration"].pk, f"R{n}") for n in range(1, 5)] + [
+            (later.pk, f"R{n}") for n in range(1, 5)
+        ]
+        assert seen == expected
+        previous = client.get(client.get(f"{RESULTS}?page_size=3").json()["next"]).json()["previous"]
+        assert [r["requirement_code"] for r in client.get(previous).json()["results"]] == ["R1", "R2", "R3"]
+
+    def test_a_forged_cursor_is_a_404_not_a_500(self, world, client_for):
+        import base64
+
+        cursor = base64.b64encode(b"p=abc").decode()
+
+        response = client_for(regulator(world["city"])).get(f"{RESULTS}?cursor={cursor}")
+
+        assert response.status_code == 404
+
+    def test_a_page_is_one_query_after_the_scope(self, world, client_for):
+        client = client_for(regulator(world["city"]))
+        client.get(RESULTS)  # warm caches (content types, permissions)
+
+        with CaptureQueriesContext(connection) as context:
+            response = client.get(f"{RESULTS}?status=pass")
+        sqls = [query["sql"] for query in context.captured_queries]
+
+        assert response.status_code == 200
+        assert len(sqls) == 2  # the user's memberships, the page
+        assert not any("COUNT(" in sql.upper() for sql in sqls)
+
+
+class FindingApiTests:
+    def test_fields(self, world, client_for):
+        (row,) = results(client_for(filer(world["organization"])).get(FINDINGS))
+
+        assert row["id"] == world["finding"].pk
+        assert row["registration"] == world["registration"].pk
+        assert row["community"] == "city"
+        assert row["owner"] == "acme"
+        assert row["framework"] == "urn:test:compliance-api"
+        assert (row["requirement_code"], row["title"], row["severity"]) == ("R2", "Oversight", "critical")
+        assert (row["status"], row["code"], row["reason"]) == ("open", "F", "Check failed: true")
+        assert row["due_on"] == (timezone.localdate() - datetime.timedelta(days=1)).isoformat()
+        assert row["overdue"] is True
+        assert row["opened_at"] and row["closed_at"] is None
+        assert row["reopened_count"] == 1
+
+    def test_filters(self, world, client_for):
+        Finding.objects.create(
+            registration=world["registration"],
+            organization=world["organization"],
+            framework=world["version"].framework,
+            requirement_code="R3",
+            title="Impact assessment",
+            severity="medium",
+            status=FindingStatus.CLOSED,
+            code="E",
+            opened_at=timezone.now(),
+            closed_at=timezone.now(),
+            due_on=timezone.localdate() - datetime.timedelta(days=30),
+        )
+        client = client_for(regulator(world["region"]))
+
+        def codes(query):
+            return sorted(r["requirement_code"] for r in results(client.get(f"{FINDINGS}?{query}")))
+
+        assert codes("status=open") == ["R2"]
+        assert codes("status=closed") == ["R3"]
+        assert codes("overdue=true") == ["R2"]
+        assert codes("overdue=false") == ["R3"]
+        assert codes("severity=medium") == ["R3"]
+        assert codes(f"registration={world['registration'].pk}") == ["R2", "R3"]
+        assert codes("organization=acme&status=open") == ["R2"]
+        assert codes("organization=nobody") == []
+        assert codes("community=city") == ["R2", "R3"]
+        assert codes("community=region") == []
+        assert codes("community_tree=region") == ["R2", "R3"]
+        assert codes("requirement=R3") == ["R3"]
+
+    def test_a_bad_filter_value_is_a_400(self, world, client_for):
+        response = client_for(regulator(world["city"])).get(f"{FINDINGS}?overdue=perhaps")
+
+        assert response.status_code == 400
+        assert "overdue" in response.json()
+
+
+class ComplianceRunApiTests:
+    def test_progress(self, world, client_for):
+        run = world["run"]
+
+        body = client_for(regulator(world["city"])).get(f"{RUNS}{run.pk}/").json()
+
+        assert body["status"] == "running"
+        assert body["trigger"] == "schedule"
+        assert body["community"] == "city"
+        assert (body["total"], body["done"], body["failed"], body["percent"]) == (200, 50, 2, 26)
+        assert body["started_at"] and body["finished_at"] is None
+        assert body["duration_seconds"] >= 10
+        assert body["error"] == ""
+
+    def test_a_finished_run_has_its_timings_and_error(self, world, client_for):
+        run = world["run"]
+        run.status, run.finished_at, run.error = (
+            RunStatus.FAILED,
+            run.started_at + datetime.timedelta(seconds=3),
+            "boom",
+        )
+        run.save()
+
+        body = client_for(regulator(world["city"])).get(f"{RUNS}{run.pk}/").json()
+
+        assert (body["status"], body["duration_seconds"], body["error"]) == ("failed", 3.0, "boom")
+
+    def test_list_newest_first(self, world, client_for):
+        newer = ComplianceRun.objects.create(trigger=RunTrigger.MANUAL, community=world["region"])
+
+        rows = results(client_for(regulator(world["region"])).get(RUNS))
+
+        assert [r["id"] for r in rows] == [newer.pk, world["run"].pk]
+        assert rows[0]["status"] == "queued" and rows[0]["percent"] == 0
+
+
+ROLES = ["regulator", "ancestor regulator", "viewer", "filer", "other organization", "outsider", "anonymous"]
+
+
+def person(world, role):
+    if role == "regulator":
+        return regulator(world["city"])
+    if role == "ancestor regulator":
+        return regulator(world["region"])
+    if role == "viewer":
+        return community_member(world["city"], CommunityRole.VIEWER)
+    if role == "filer":
+        return filer(world["organization"])
+    if role == "other organization":
+        return filer(OrganizationFactory())
+    if role == "outsider":
+        return UserFactory()
+    return None
+
+
+class CompliancePermissionTests:
+    """Nobody reads another's runs, results or findings: hidden rows are absent from lists and 404 alone."""
+
+    @pytest.mark.parametrize(
+        ("role", "sees_runs", "sees_results"),
+        [
+            ("regulator", True, True),
+            ("ancestor regulator", True, True),
+            ("viewer", True, True),
+            ("filer", False, True),
+            ("other organization", False, False),
+            ("outsider", False, False),
+        ],
+    )
+    def test_matrix(self, world, client_for, role, sees_runs, sees_results):
+        client = client_for(person(world, role))
+        registration, finding, run = world["registration"], world["finding"], world["run"]
+        elsewhere = world["elsewhere"]
+
+        run_ids = [r["id"] for r in results(client.get(RUNS))]
+        result_registrations = {r["registration"] for r in results(client.get(RESULTS))}
+        finding_ids = [r["id"] for r in results(client.get(FINDINGS))]
+
+        assert run_ids == ([run.pk] if sees_runs else [])
+        assert result_registrations == ({registration.pk} if sees_results else set())
+        assert finding_ids == ([finding.pk] if sees_results else [])
+        assert client.get(f"{RUNS}{run.pk}/").status_code == (200 if sees_runs else 404)
+        assert client.get(f"{RESULTS}{registration.pk * 100000 + 1}/").status_code == (200 if sees_results else 404)
+        assert client.get(f"{FINDINGS}{finding.pk}/").status_code == (200 if sees_results else 404)
+        # The other community's rows stay hidden from everyone here, even filtered by id.
+        assert results(client.get(f"{RESULTS}?registration={elsewhere.pk}")) == []
+        assert results(client.get(f"{FINDINGS}?registration={elsewhere.pk}")) == []
+        assert client.get(f"{RESULTS}{elsewhere.pk * 100000 + 1}/").status_code == 404
+
+    def test_anonymous_is_asked_to_sign_in(self, world, client_for):
+        client = client_for(None)
+
+        for url in (RUNS, RESULTS, FINDINGS, f"{RUNS}{world['run'].pk}/", f"{FINDINGS}{world['finding'].pk}/"):
+            assert client.get(url).status_code == 401, url
+
+    def test_drafts_are_the_organizations_own(self, world, client_for):
+        draft = RegistrationFactory(community=world["city"], system__organization=world["organization"])
+        RegistrationCompliance.objects.create(
+            registration=draft, ruleset=world["ruleset"], codes="PPPP", checked_at=timezone.now()
+        )
+
+        def visible(user):
+            return {r["registration"] for r in results(client_for(user).get(RESULTS))}
+
+        assert draft.pk in visible(filer(world["organization"]))
+        assert draft.pk not in visible(regulator(world["city"]))
+
+    def test_superuser_sees_everything(self, world, client_for):
+        admin = UserFactory(is_superuser=True, is_staff=True)
+
+        assert len(results(client_for(admin).get(FINDINGS))) == 2
+        assert len(results(client_for(admin).get(RUNS))) == 2
