@@ -219,6 +219,83 @@ def notifications_send(*, batch: list[dict]) -> dict:
     return {"emails": sent, "webhook_deliveries": deliveries}
 
 
+def _registration_data(registration, change: dict) -> dict:
+    return {
+        "id": registration.pk,
+        "url": registration_url(registration.pk),
+        "status": registration.status,
+        "compliance_status": change["to"],
+        "system": {"id": registration.system_id, "name": registration.system.name},
+        "community": {"slug": registration.community.slug, "name": registration.community.name},
+    }
+
+
+def _finding_data(finding) -> dict:
+    return {
+        "id": finding.pk,
+        "requirement_code": finding.requirement_code,
+        "title": finding.title,
+        "severity": finding.severity,
+        "status": finding.status,
+        "reason": finding.reason,
+        "due_on": finding.due_on.isoformat(),
+        "opened_at": finding.opened_at.isoformat(),
+        "closed_at": finding.closed_at.isoformat() if finding.closed_at else None,
+        "reopened_count": finding.reopened_count,
+    }
+
+
+def _webhook_events(registration, change: dict, findings: dict) -> list[tuple[str, dict]]:
+    """(event, data) pairs for one change: the status change, then one event per finding."""
+    from registry.models import WebhookEvent
+
+    registration_data = _registration_data(registration, change)
+    listed = {kind: [findings[pk] for pk in change[kind] if pk in findings] for kind in FINDING_KINDS}
+    events = []
+    if change["from"] != change["to"]:
+        events.append(
+            (
+                WebhookEvent.STATUS_CHANGED,
+                {
+                    "registration": registration_data,
+                    "from": change["from"],
+                    "to": change["to"],
+                    "run": change["run"],
+                    "findings": {kind: [_finding_data(f) for f in listed[kind]] for kind in FINDING_KINDS},
+                },
+            )
+        )
+    for kind in FINDING_KINDS:
+        for finding in listed[kind]:
+            events.append(
+                (
+                    f"finding.{kind}",
+                    {"registration": registration_data, "finding": _finding_data(finding), "run": change["run"]},
+                )
+            )
+    return events
+
+
 def _queue_webhooks(registrations: dict, batch: list[dict], findings: dict) -> int:
-    """Webhook deliveries for the batch; filled in once registry.models.webhooks exists."""
-    return 0
+    """Pending deliveries for every active webhook subscribed to an event, written in one statement."""
+    from registry.models import Webhook
+    from registry.services.webhooks import webhook_deliveries_queue
+
+    organization_ids = {registration.organization_id for registration in registrations.values()}
+    webhooks: dict[int, list] = {}
+    for webhook in Webhook.objects.filter(organization_id__in=organization_ids, active=True).select_related(
+        "organization"
+    ):
+        webhooks.setdefault(webhook.organization_id, []).append(webhook)
+    if not webhooks:
+        return 0
+    queued = []
+    for change in batch:
+        registration = registrations.get(change["registration"])
+        if registration is None or registration.organization_id not in webhooks:
+            continue
+        for event, data in _webhook_events(registration, change, findings):
+            queued.extend(
+                (webhook, event, data) for webhook in webhooks[registration.organization_id] if event in webhook.events
+            )
+    return len(webhook_deliveries_queue(events=queued))

@@ -16,3 +16,24 @@ def send_notifications(batch: list[dict]) -> dict:
     from governance.notifications import notifications_send
 
     return notifications_send(batch=batch)
+
+
+@shared_task(name="registry.deliver_webhook", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """One attempt at a webhook delivery; the service counts attempts and says when the next is due.
+
+    Retrying with Celery's countdown (10 s, 1 min, 5 min, 30 min, 2 h) keeps the schedule in the broker;
+    the attempt limit lives on the delivery row, so a redelivered message cannot exceed it or resend a
+    delivery that already succeeded.
+    """
+    from django.utils import timezone
+
+    from registry.services.webhooks import webhook_deliver
+
+    delivery = webhook_deliver(delivery_id=delivery_id)
+    if delivery is None:
+        return "missing_or_busy"
+    if delivery.status == delivery.Status.PENDING and delivery.next_attempt_at is not None:
+        countdown = max(0.0, (delivery.next_attempt_at - timezone.now()).total_seconds())
+        raise self.retry(countdown=countdown)
+    return delivery.status

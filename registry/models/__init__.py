@@ -10,6 +10,7 @@ from .registrations import (
     RegistrationVersion,
 )
 from .systems import AISystem
+from .webhooks import Webhook, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "AISystem",
@@ -24,4 +25,7 @@ __all__ = [
     "RegistrationGroupObjectPermission",
     "RegistrationUserObjectPermission",
     "RegistrationVersion",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
 ]

@@ -1,6 +1,11 @@
 """Notifications on compliance transitions: who gets e-mail, what it says, and nothing before commit."""
 
 import datetime
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import transaction
@@ -10,6 +15,8 @@ from governance import services
 from governance.models import Finding
 from governance.notifications import notify_status_changes
 from registry.choices import ComplianceStatus, RegistrationStatus
+from registry.models import Webhook, WebhookDelivery
+from registry.services.webhooks import webhook_sign
 from tests.factories import (
     AISystemFactory,
     CommunityFactory,
@@ -168,3 +175,148 @@ class NotifyStatusChangesEmailTests:
         assert admin_messages[0].subject == "[Commons Registry] Compliance changed for 2 registrations"
         assert "Pothole detector in Riverton" in admin_messages[0].body
         assert "Compliance status: Compliant → At risk" in admin_messages[0].body
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records what it receives and answers with scripted codes."""
+
+    def __init__(self, codes=(200,)):
+        self.codes = list(codes)
+        self.requests = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
+                code = receiver.codes.pop(0) if len(receiver.codes) > 1 else receiver.codes[0]
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/commons"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def make_webhook(organization, url, events=("compliance.status_changed", "finding.opened")):
+    return Webhook.objects.create(organization=organization, url=url, events=list(events))
+
+
+class WebhookNotificationTests:
+    def test_the_receiver_gets_signed_json_that_verifies_with_the_documented_scheme(
+        self, world, finding, django_capture_on_commit_callbacks
+    ):
+        registration = world["registration"]
+        with Receiver() as receiver:
+            webhook = make_webhook(world["organization"], receiver.url)
+            with django_capture_on_commit_callbacks(execute=True):
+                notify_status_changes([change(registration, finding, run=7)])
+
+        assert [request["headers"]["X-Commons-Event"] for request in receiver.requests] == [
+            "compliance.status_changed",
+            "finding.opened",
+        ]
+        request = receiver.requests[0]
+        headers, body = request["headers"], request["body"]
+        assert request["path"] == "/hooks/commons"
+        assert headers["Content-Type"] == "application/json"
+        expected = hmac.new(
+            webhook.secret.encode(), headers["X-Commons-Timestamp"].encode() + b"." + body, hashlib.sha256
+        ).hexdigest()
+        assert headers["X-Commons-Signature"] == f"sha256={expected}"
+        payload = json.loads(body)
+        assert payload["event"] == "compliance.status_changed"
+        assert payload["id"] == headers["X-Commons-Delivery"]
+        assert payload["organization"] == world["organization"].slug
+        assert payload["data"]["from"] == "compliant"
+        assert payload["data"]["to"] == "non_compliant"
+        assert payload["data"]["run"] == 7
+        assert payload["data"]["registration"]["id"] == registration.pk
+        assert payload["data"]["registration"]["system"]["name"] == "Pothole detector"
+        assert payload["data"]["findings"]["opened"][0]["requirement_code"] == "N-1"
+        assert payload["data"]["findings"]["opened"][0]["due_on"] == "2027-01-31"
+        deliveries = WebhookDelivery.objects.filter(webhook=webhook)
+        assert {delivery.status for delivery in deliveries} == {"succeeded"}
+
+    def test_a_failing_receiver_is_retried_and_every_attempt_is_logged(self, world, django_capture_on_commit_callbacks):
+        with Receiver(codes=[500, 200]) as receiver:
+            webhook = make_webhook(world["organization"], receiver.url, events=["compliance.status_changed"])
+            with django_capture_on_commit_callbacks(execute=True):
+                notify_status_changes([change(world["registration"])])
+
+        delivery = WebhookDelivery.objects.get(webhook=webhook)
+        assert delivery.status == "succeeded"
+        assert delivery.attempts == 2
+        assert [(entry["attempt"], entry["response_code"], entry["error"]) for entry in delivery.log] == [
+            (1, 500, "HTTP 500"),
+            (2, 200, ""),
+        ]
+        # The same delivery id on both attempts, so the receiver can tell a retry from a new event.
+        assert len({request["headers"]["X-Commons-Delivery"] for request in receiver.requests}) == 1
+        assert len(receiver.requests) == 2
+
+    def test_only_the_organizations_subscribed_active_webhooks_receive_events(
+        self, world, django_capture_on_commit_callbacks
+    ):
+        organization = world["organization"]
+        with Receiver() as receiver:
+            make_webhook(organization, receiver.url + "/closed-only", events=["finding.closed"])
+            inactive = make_webhook(organization, receiver.url + "/inactive")
+            inactive.active = False
+            inactive.save()
+            make_webhook(OrganizationFactory(), receiver.url + "/other-organization")
+            with django_capture_on_commit_callbacks(execute=True):
+                notify_status_changes([change(world["registration"])])
+
+        assert receiver.requests == []
+        assert not WebhookDelivery.objects.exists()
+
+    def test_a_delivery_that_succeeded_is_not_sent_again(self, world, django_capture_on_commit_callbacks):
+        from registry.tasks import deliver_webhook
+
+        with Receiver() as receiver:
+            webhook = make_webhook(world["organization"], receiver.url, events=["compliance.status_changed"])
+            with django_capture_on_commit_callbacks(execute=True):
+                notify_status_changes([change(world["registration"])])
+            delivery = WebhookDelivery.objects.get(webhook=webhook)
+            assert deliver_webhook.apply(args=[delivery.pk]).get() == "succeeded"
+
+        assert len(receiver.requests) == 1
+
+    def test_redirects_are_not_followed_and_the_delivery_gives_up_after_the_last_attempt(
+        self, world, django_capture_on_commit_callbacks
+    ):
+        with Receiver(codes=[302]) as receiver:
+            webhook = make_webhook(world["organization"], receiver.url, events=["compliance.status_changed"])
+            with django_capture_on_commit_callbacks(execute=True):
+                notify_status_changes([change(world["registration"])])
+
+        delivery = WebhookDelivery.objects.get(webhook=webhook)
+        assert delivery.status == "failed"
+        assert delivery.attempts == 6
+        assert delivery.response_code == 302
+        assert "redirects are not followed" in delivery.last_error
+        assert len(receiver.requests) == 6
+
+
+class WebhookSignTests:
+    def test_the_signature_is_hmac_sha256_of_timestamp_dot_body(self):
+        body = b'{"event":"ping"}'
+        expected = hmac.new(b"s3cret", b"1767225600." + body, hashlib.sha256).hexdigest()
+        assert webhook_sign("s3cret", body, timestamp=1767225600) == expected
+
+    def test_a_different_timestamp_gives_a_different_signature(self):
+        body = b'{"event":"ping"}'
+        assert webhook_sign("s3cret", body, timestamp=1) != webhook_sign("s3cret", body, timestamp=2)
