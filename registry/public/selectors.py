@@ -38,8 +38,11 @@ def public_community(*, slug: str) -> Community:
 def public_communities() -> QuerySet[Community]:
     """Communities with a public register, in tree order, each with its number of public registrations."""
     approved = Q(registrations__status=RegistrationStatus.APPROVED)
-    return Community.objects.filter(public_register_enabled=True).annotate(
-        public_count=Count("registrations", approved)
+    # An aggregate drops Meta.ordering, so the tree order is asked for again: a subtree's paths share a prefix.
+    return (
+        Community.objects.filter(public_register_enabled=True)
+        .annotate(public_count=Count("registrations", filter=approved))
+        .order_by("path")
     )
 
 

@@ -117,6 +117,9 @@ class PublicRegisterTests:
         assert 'href="/register/riverton/"' in html and "City of Riverton" in html
         assert "2 registrations" in html and "1 registration" in html
         assert "Closed Town" not in html
+        # Tree order, each city under its region.
+        assert html.index("Lakeshore Region") < html.index("City of Riverton")
+        assert 'public-depth-1">\n        <a href="/register/riverton/">' in html
 
     def test_a_region_links_the_registers_of_its_cities_and_a_city_its_region(self, client, register):
         region_html = client.get("/register/lakeshore/").content.decode()
