@@ -6,4 +6,7 @@ app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/runs/<int:pk>/", views.run_progress, name="run-progress"),
+    path("dashboard/runs/start/", views.run_start, name="run-start"),
 ]

@@ -1,18 +1,79 @@
-from django.shortcuts import redirect
+"""The home redirect and the overview pages. Views stay thin: read the user's scope once, call the selectors
+in `overview.py` / `communities.py`, render."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from governance.models import ComplianceRun
+from registry.permissions import Action, user_scope
+from registry.web.communities import community_tree, selected_community
+from registry.web.overview import ACTIVE_RUN_STATUSES, can_start_sweep, community_overview
+
+SWEEP_STARTED = _("A compliance check of %(community)s has started.")
+SWEEP_UNAVAILABLE = _("The compliance engine is not available on this installation.")
 
 
 def home(request):
     """The site root: people who are signed in work in the dashboard; everyone else starts at the login page."""
     if request.user.is_authenticated:
-        return redirect("web:dashboard") if _has_dashboard() else redirect("web:registration-list")
+        return redirect("web:dashboard")
     return redirect("login")
 
 
-def _has_dashboard() -> bool:
-    from django.urls import NoReverseMatch, reverse
+@login_required
+def dashboard(request):
+    """The overview of a community and its descendants (`?community=<slug>`), or of all one's filings."""
+    scope = user_scope(request.user)
+    tree = community_tree(user=request.user, scope=scope)
+    community = selected_community(request, tree=tree, scope=scope)
+    community_ids = tree.subtree_ids(community) if community else None
+    context = community_overview(user=request.user, scope=scope, community=community, community_ids=community_ids)
+    context.update(tree=tree, community=community, nav_section="dashboard")
+    return render(request, "dashboard/overview.html", context)
 
+
+@login_required
+def run_progress(request, pk):
+    """The sweep panel alone, polled by htmx every 2 s while the run is queued or running."""
+    scope = user_scope(request.user)
+    run = get_object_or_404(
+        ComplianceRun.objects.restrict(request.user, Action.VIEW, scope=scope).select_related("community"), pk=pk
+    )
+    context = {
+        "run": run,
+        "community": run.community,
+        "can_start_sweep": can_start_sweep(user=request.user, scope=scope, community=run.community),
+        "active_statuses": ACTIVE_RUN_STATUSES,
+    }
+    return render(request, "dashboard/_run.html", context)
+
+
+@login_required
+@require_POST
+def run_start(request):
+    """Start a sweep of the posted community now; only its regulators (and superusers) may."""
+    scope = user_scope(request.user)
+    tree = community_tree(user=request.user, scope=scope)
+    community = tree.by_slug(request.POST.get("community", ""))
+    if community is None or not can_start_sweep(user=request.user, scope=scope, community=community):
+        raise Http404
     try:
-        reverse("web:dashboard")
-    except NoReverseMatch:
-        return False
-    return True
+        from governance.services.compliance import compliance_run_start
+    except ImportError:
+        messages.error(request, SWEEP_UNAVAILABLE)
+    else:
+        try:
+            compliance_run_start(community=community, actor=request.user, trigger="manual")
+        except Exception as error:
+            if type(error).__name__ not in ("SweepAlreadyRunning", "ComplianceRunActive", "RunAlreadyActive"):
+                raise
+            messages.warning(request, str(error))
+        else:
+            messages.success(request, SWEEP_STARTED % {"community": community.name})
+    return redirect(reverse("web:dashboard") + "?" + urlencode({"community": community.slug}))

@@ -1,0 +1,200 @@
+"""The overview of one community (with its descendants): counts, findings, the compliance trend, the latest sweep.
+
+Every number starts from a restricting queryset, so a regulator sees the counts of what they may see and an
+organization member the counts of their own organization's filings. Each breakdown is one conditional
+aggregate (`COUNT(*) FILTER (WHERE ...)`), so the page runs the same handful of queries at any size.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from governance.choices import FindingStatus, Severity
+from governance.models import AssessmentStatus, ComplianceRun, ComplianceSnapshot, Finding, RiskAssessment
+from governance.models.compliance import ACTIVE_RUN_STATUSES
+from registry.choices import CommunityRole, ComplianceStatus, RegistrationStatus, RiskTier
+from registry.models import Community, Registration
+from registry.permissions import OVERSIGHT_ROLES, Action, UserScope
+
+TREND_DAYS = 90
+LIVE_STATUSES = [RegistrationStatus.SUBMITTED, RegistrationStatus.APPROVED, RegistrationStatus.CHANGES_REQUESTED]
+BREAKDOWNS = (
+    ("status", _("By status"), RegistrationStatus),
+    ("risk_tier", _("By risk tier"), RiskTier),
+    ("compliance_status", _("By compliance status"), ComplianceStatus),
+)
+TREND_SERIES = (
+    ("compliant", _("Compliant"), "#1e6b34"),
+    ("at_risk", _("At risk"), "#b36b00"),
+    ("non_compliant", _("Non-compliant"), "#a3231a"),
+    ("pending", _("Pending"), "#5f6b7a"),
+)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    field: str
+    value: str
+    label: str
+    count: int
+    percent: int
+
+
+def registrations_in(*, user, scope: UserScope, community_ids: list[int] | None):
+    """The registrations the overview counts: what the user may see, in the community's subtree (if any)."""
+    queryset = Registration.objects.restrict(user, Action.VIEW, scope=scope)
+    return queryset if community_ids is None else queryset.filter(community_id__in=community_ids)
+
+
+def registration_breakdowns(queryset) -> tuple[int, list[tuple[str, str, list[Bucket]]]]:
+    """(total, [(field, title, buckets)]) for status, risk tier and compliance status, in one query."""
+    aggregates = {"total": Count("pk")}
+    for field, _title, choices in BREAKDOWNS:
+        for index, value in enumerate(choices.values):
+            aggregates[f"{field}_{index}"] = Count("pk", filter=Q(**{field: value}))
+    row = queryset.order_by().aggregate(**aggregates)
+    total = row["total"]
+    breakdowns = []
+    for field, title, choices in BREAKDOWNS:
+        buckets = [
+            Bucket(
+                field,
+                value,
+                label,
+                row[f"{field}_{index}"],
+                round(100 * row[f"{field}_{index}"] / total) if total else 0,
+            )
+            for index, (value, label) in enumerate(choices.choices)
+        ]
+        breakdowns.append((field, title, buckets))
+    return total, breakdowns
+
+
+def finding_summary(*, user, scope: UserScope, community_ids: list[int] | None, today: datetime.date) -> dict:
+    """Open findings by severity (most severe first) and how many are past due, in one query."""
+    queryset = Finding.objects.restrict(user, Action.VIEW, scope=scope).filter(status=FindingStatus.OPEN)
+    if community_ids is not None:
+        queryset = queryset.filter(registration__community_id__in=community_ids)
+    severities = list(reversed(Severity.choices))
+    aggregates = {
+        f"severity_{index}": Count("pk", filter=Q(severity=value)) for index, (value, _l) in enumerate(severities)
+    }
+    row = queryset.order_by().aggregate(open=Count("pk"), overdue=Count("pk", filter=Q(due_on__lt=today)), **aggregates)
+    return {
+        "open": row["open"],
+        "overdue": row["overdue"],
+        "by_severity": [(value, label, row[f"severity_{index}"]) for index, (value, label) in enumerate(severities)],
+    }
+
+
+def overdue_assessment_count(*, user, scope: UserScope, community_ids: list[int] | None, today: datetime.date) -> int:
+    """Accepted assessments of live registrations whose validity has lapsed with no valid successor for the
+    same instrument: the registrations that must be reassessed."""
+    successor = RiskAssessment.objects.filter(
+        registration_id=OuterRef("registration_id"),
+        instrument=OuterRef("instrument"),
+        status=AssessmentStatus.ACCEPTED,
+        valid_until__gte=today,
+    )
+    queryset = RiskAssessment.objects.restrict(user, Action.VIEW, scope=scope).filter(
+        status=AssessmentStatus.ACCEPTED, valid_until__lt=today, registration__status__in=LIVE_STATUSES
+    )
+    if community_ids is not None:
+        queryset = queryset.filter(registration__community_id__in=community_ids)
+    return queryset.filter(~Exists(successor)).order_by().count()
+
+
+def oversees(*, user, scope: UserScope, community: Community | None) -> bool:
+    """Whether the user oversees the whole community (not only their own filings in it)."""
+    if user.is_superuser:
+        return True
+    return community is not None and community.pk in scope.communities(*OVERSIGHT_ROLES)
+
+
+def can_start_sweep(*, user, scope: UserScope, community: Community | None) -> bool:
+    if community is None:
+        return False
+    return user.is_superuser or community.pk in scope.communities(CommunityRole.REGULATOR)
+
+
+def compliance_trend(*, community_ids: list[int] | None, today: datetime.date) -> list[dict]:
+    """Daily totals of the subtree's snapshots (each community's own registrations, so sums do not double count)."""
+    queryset = ComplianceSnapshot.objects.filter(date__gt=today - datetime.timedelta(days=TREND_DAYS))
+    if community_ids is not None:
+        queryset = queryset.filter(community_id__in=community_ids)
+    return list(
+        queryset.values("date").annotate(**{name: Sum(name) for name, _label, _colour in TREND_SERIES}).order_by("date")
+    )
+
+
+def trend_chart(points: list[dict], *, width: int = 640, height: int = 220) -> dict | None:
+    """Coordinates for a server-rendered SVG line chart of the trend (None when there is nothing to draw)."""
+    if not points:
+        return None
+    left, right, top, bottom = 48, 12, 12, 28
+    plot_width, plot_height = width - left - right, height - top - bottom
+    peak = max(max(point[name] or 0 for name, _l, _c in TREND_SERIES) for point in points) or 1
+    step = plot_width / max(1, len(points) - 1)
+
+    def x(index):
+        return round(left + index * step, 1)
+
+    def y(value):
+        return round(top + plot_height - (value or 0) / peak * plot_height, 1)
+
+    series = []
+    for name, label, colour in TREND_SERIES:
+        if len(points) == 1:  # one day: a flat line across the chart rather than an invisible dot
+            coordinates = f"{left},{y(points[0][name])} {width - right},{y(points[0][name])}"
+        else:
+            coordinates = " ".join(f"{x(index)},{y(point[name])}" for index, point in enumerate(points))
+        series.append({"name": name, "label": label, "colour": colour, "points": coordinates})
+    ticks = [{"value": round(peak * fraction), "y": y(peak * fraction)} for fraction in (0, 0.5, 1)]
+    return {
+        "width": width,
+        "height": height,
+        "series": series,
+        "ticks": ticks,
+        "left": left,
+        "right": width - right,
+        "baseline": top + plot_height,
+        "first": points[0]["date"],
+        "last": points[-1]["date"],
+    }
+
+
+def latest_run(*, user, scope: UserScope, community: Community | None):
+    if community is None:
+        return None
+    return (
+        ComplianceRun.objects.restrict(user, Action.VIEW, scope=scope)
+        .filter(community=community)
+        .select_related("created_by")
+        .order_by("-id")
+        .first()
+    )
+
+
+def community_overview(*, user, scope: UserScope, community: Community | None, community_ids: list[int] | None) -> dict:
+    """Everything the overview page shows, in a bounded number of queries."""
+    today = timezone.localdate()
+    total, breakdowns = registration_breakdowns(registrations_in(user=user, scope=scope, community_ids=community_ids))
+    overseer = oversees(user=user, scope=scope, community=community)
+    trend = compliance_trend(community_ids=community_ids, today=today) if overseer else []
+    return {
+        "total": total,
+        "breakdowns": breakdowns,
+        "findings": finding_summary(user=user, scope=scope, community_ids=community_ids, today=today),
+        "overdue_assessments": overdue_assessment_count(
+            user=user, scope=scope, community_ids=community_ids, today=today
+        ),
+        "oversees": overseer,
+        "trend": trend,
+        "chart": trend_chart(trend),
+        "run": latest_run(user=user, scope=scope, community=community),
+        "can_start_sweep": can_start_sweep(user=user, scope=scope, community=community),
+        "active_statuses": ACTIVE_RUN_STATUSES,
+    }
