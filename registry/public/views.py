@@ -40,10 +40,13 @@ def register(request, slug):
     page.object_list = list(page.object_list)
     for registration in page.object_list:
         registration.public_lifecycle_stage = selectors.public_lifecycle_stage(registration)
+    subcommunities = list(selectors.public_subcommunities(community=community))
+    for sub in subcommunities:
+        sub.relative_depth = sub.depth - community.depth - 1
     context = {
         "community": community,
         "ancestors": selectors.public_ancestors(community=community),
-        "subcommunities": selectors.public_subcommunities(community=community),
+        "subcommunities": subcommunities,
         "form": form,
         "page": page,
         "filtered": any(value for name, value in filters.items() if name != "sort"),
@@ -59,6 +62,7 @@ def registration_detail(request, slug, pk):
     registration = selectors.public_registration(community=community, pk=pk)
     context = {
         "community": community,
+        "ancestors": selectors.public_ancestors(community=community),
         "registration": registration,
         "fields": selectors.public_fields(registration),
         "licence": DATA_LICENCE,

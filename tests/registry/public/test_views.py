@@ -129,6 +129,8 @@ class PublicRegisterTests:
         assert 'href="/register/riverton/"' in region_html
         assert row_ids(region_html) == [register["elsewhere"].pk]
         assert 'href="/register/lakeshore/"' in city_html  # breadcrumbs up the tree
+        detail_html = client.get(f"/register/riverton/{register['bus'].pk}/").content.decode()
+        assert '<a href="/register/lakeshore/">Lakeshore Region</a>' in detail_html
 
     def test_a_community_without_a_public_register_answers_404_everywhere(self, client, register):
         community = register["community"]
