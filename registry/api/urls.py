@@ -15,6 +15,7 @@ urlpatterns = [
     path("auth/logout-all/", views.TokenLogoutAllView.as_view(), name="auth-logout-all"),
     path("", include(router.urls)),
     path("", include("registry.api.import_urls")),
+    path("", include("registry.api.webhook_urls")),
     path("", include("governance.api.urls")),
     path("", include("governance.api.assessment_urls")),
     path("", include("governance.api.compliance_urls")),
