@@ -64,16 +64,14 @@ def run_start(request):
     if community is None or not can_start_sweep(user=request.user, scope=scope, community=community):
         raise Http404
     try:
-        from governance.services.compliance import compliance_run_start
-    except ImportError:
+        from governance.services.compliance import SweepAlreadyRunning, compliance_run_start
+    except ImportError:  # an installation without the compliance engine
         messages.error(request, SWEEP_UNAVAILABLE)
     else:
         try:
             compliance_run_start(community=community, actor=request.user, trigger="manual")
-        except Exception as error:
-            if type(error).__name__ not in ("SweepAlreadyRunning", "ComplianceRunActive", "RunAlreadyActive"):
-                raise
-            messages.warning(request, str(error))
+        except SweepAlreadyRunning as error:
+            messages.warning(request, " ".join(error.messages))
         else:
             messages.success(request, SWEEP_STARTED % {"community": community.name})
     return redirect(reverse("web:dashboard") + "?" + urlencode({"community": community.slug}))

@@ -283,3 +283,23 @@ class QueryCountTests:
             response = client.get(DASHBOARD)
         assert total(response) == 33
         assert len(large.captured_queries) == len(small.captured_queries)
+
+
+class RunStartTests:
+    def test_a_regulator_starts_a_sweep_and_a_second_one_is_refused_with_a_message(self, world):
+        pytest.importorskip("governance.services.compliance")
+        client = client_for(regulator(world["north"]))
+        response = client.post("/dashboard/runs/start/", {"community": "north"}, follow=True)
+        assert response.redirect_chain[-1][0] == "/dashboard/?community=north"
+        run = ComplianceRun.objects.get(community=world["north"])
+        assert run.trigger == RunTrigger.MANUAL
+        html = response.content.decode()
+        assert "A compliance check of North has started." in html
+        assert f'hx-get="/dashboard/runs/{run.pk}/"' in html
+
+        response = client.post("/dashboard/runs/start/", {"community": "north"}, follow=True)
+        assert ComplianceRun.objects.filter(community=world["north"]).count() == 1
+        assert 'class="message message--warning"' in response.content.decode()
+
+    def test_a_get_is_not_allowed(self, world):
+        assert client_for(regulator(world["north"])).get("/dashboard/runs/start/").status_code == 405
