@@ -1,6 +1,7 @@
 """Reads that more than one interface needs (API, dashboard, exports)."""
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from registry.models import AuditEvent, Registration
 
@@ -28,6 +29,7 @@ REGISTRATION_COLUMNS = (
     "community_id",
     "status",
     "risk_tier",
+    "compliance_status",
     "deployment_context",
     "deployment_date",
     "disclosure",
@@ -42,6 +44,24 @@ REGISTRATION_COLUMNS = (
 )
 
 
+def open_findings_count():
+    """A registration's open findings, counted in a correlated subquery on the findings' registration index:
+    the list stays one query, and the findings themselves are one link away (/findings/?registration=<id>)."""
+    from governance.choices import FindingStatus
+    from governance.models import Finding
+
+    counts = (
+        Finding.objects.filter(registration_id=OuterRef("pk"), status=FindingStatus.OPEN)
+        .order_by()
+        .values("registration_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Coalesce(Subquery(counts), 0)
+
+
 def registration_api_rows(queryset: QuerySet[Registration]) -> QuerySet[Registration]:
     """Registrations with exactly the columns the API shows, related values annotated, one instance per row."""
-    return queryset.only(*REGISTRATION_COLUMNS).annotate(**REGISTRATION_RELATED_COLUMNS)
+    return queryset.only(*REGISTRATION_COLUMNS).annotate(
+        **REGISTRATION_RELATED_COLUMNS, open_findings=open_findings_count()
+    )

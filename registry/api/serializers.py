@@ -1,8 +1,12 @@
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
+from governance.choices import FindingStatus
 from registry.choices import CommunityRole, DataCategory, OrganizationRole, Technique
 from registry.models import (
     AISystem,
@@ -160,6 +164,8 @@ class RegistrationSerializer(FilingScopedMixin, StrictModelSerializer):
     organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     community = serializers.SlugRelatedField(slug_field="slug", queryset=Community.objects.all())
     reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    open_findings = serializers.SerializerMethodField(help_text=_("Open findings; findings_url lists them."))
+    findings_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Registration
@@ -171,6 +177,9 @@ class RegistrationSerializer(FilingScopedMixin, StrictModelSerializer):
             "community",
             "status",
             "risk_tier",
+            "compliance_status",
+            "open_findings",
+            "findings_url",
             "lifecycle_stage",
             "deployment_context",
             "deployment_date",
@@ -220,6 +229,9 @@ class RegistrationSerializer(FilingScopedMixin, StrictModelSerializer):
             "community": instance.community_slug,
             "status": instance.status,
             "risk_tier": instance.risk_tier,
+            "compliance_status": instance.compliance_status,
+            "open_findings": instance.open_findings,
+            "findings_url": self.get_findings_url(instance),
             "lifecycle_stage": instance.system_lifecycle_stage,
             "deployment_context": instance.deployment_context,
             "deployment_date": instance.deployment_date.isoformat() if instance.deployment_date else None,
@@ -233,6 +245,19 @@ class RegistrationSerializer(FilingScopedMixin, StrictModelSerializer):
             "created_at": iso_datetime(instance.created_at, tz),
             "updated_at": iso_datetime(instance.updated_at, tz),
         }
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_open_findings(self, registration):
+        if hasattr(registration, "open_findings"):  # annotated by registry.selectors.registration_api_rows
+            return registration.open_findings
+        return registration.findings.filter(status=FindingStatus.OPEN).count()
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_findings_url(self, registration):
+        # Reversed once per serializer: a page of fifty rows shares the list's URL.
+        if not hasattr(self, "_findings_url"):
+            self._findings_url = reverse("finding-list", request=self.context.get("request"))
+        return f"{self._findings_url}?registration={registration.pk}"
 
 
 def iso_datetime(value, tz):

@@ -385,3 +385,20 @@ class CompliancePermissionTests:
 
         assert len(results(client_for(admin).get(FINDINGS))) == 2
         assert len(results(client_for(admin).get(RUNS))) == 2
+
+
+class RegistrationComplianceFieldsTests:
+    def test_each_registration_shows_its_status_and_open_findings(self, world, client_for):
+        registration = world["registration"]
+        registration.compliance_status = "non_compliant"
+        registration.save(update_fields=["compliance_status"])
+        client = client_for(filer(world["organization"]))
+
+        body = client.get(f"/api/v1/registrations/{registration.pk}/").json()
+        (row,) = results(client.get("/api/v1/registrations/"))
+
+        assert (body["compliance_status"], body["open_findings"]) == ("non_compliant", 1)
+        assert body["findings_url"] == f"http://testserver/api/v1/findings/?registration={registration.pk}"
+        assert row == body
+        linked = results(client.get(body["findings_url"]))
+        assert [f["id"] for f in linked] == [world["finding"].pk]

@@ -727,9 +727,25 @@ class RegistrationRepresentationTests:
             review_comment="Fine.",
             decided_at=timezone.now(),
         )
+        from governance.models import Finding, Framework
         from registry.models import Registration
         from registry.selectors import registration_api_rows
 
+        framework = Framework.objects.create(urn="urn:test:equality", name="Equality")
+        for code, status in (("R1", "open"), ("R2", "open"), ("R3", "closed")):
+            Finding.objects.create(
+                registration=registration,
+                organization=registration.organization,
+                framework=framework,
+                requirement_code=code,
+                title=code,
+                severity="high",
+                status=status,
+                code="F",
+                opened_at=timezone.now(),
+                due_on=timezone.localdate(),
+            )
+        Registration.objects.filter(pk=registration.pk).update(compliance_status="non_compliant")
         bare_draft = RegistrationFactory()
         rows = registration_api_rows(Registration.objects.filter(pk__in=[registration.pk, bare_draft.pk]))
         assert len(rows) == 2
@@ -738,3 +754,10 @@ class RegistrationRepresentationTests:
             generic = super(RegistrationSerializer, RegistrationSerializer(row)).to_representation(row)
             assert fast == generic
             assert "community_slug" in vars(row)  # the fast path was taken
+        outputs = {row.pk: RegistrationSerializer(row).data for row in rows}
+        assert (outputs[registration.pk]["compliance_status"], outputs[registration.pk]["open_findings"]) == (
+            "non_compliant",
+            2,
+        )
+        assert outputs[registration.pk]["findings_url"] == f"/api/v1/findings/?registration={registration.pk}"
+        assert (outputs[bare_draft.pk]["compliance_status"], outputs[bare_draft.pk]["open_findings"]) == ("pending", 0)
