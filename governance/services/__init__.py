@@ -8,6 +8,13 @@ from .assessments import (
     assessment_submit,
     assessment_update,
 )
+from .compliance import (
+    SweepAlreadyRunning,
+    compliance_check_after_commit,
+    compliance_check_expiries,
+    compliance_check_registrations,
+    compliance_run_start,
+)
 from .evidence import evidence_review, evidence_submit, validate_upload, waiver_grant, waiver_revoke
 from .frameworks import (
     DOCUMENT_FORMAT,
@@ -29,6 +36,7 @@ from .frameworks import (
 
 __all__ = [
     "DOCUMENT_FORMAT",
+    "SweepAlreadyRunning",
     "assessment_accept",
     "assessment_create",
     "assessment_import_aia",
@@ -36,6 +44,10 @@ __all__ = [
     "assessment_submit",
     "assessment_update",
     "baseline_adopt",
+    "compliance_check_after_commit",
+    "compliance_check_expiries",
+    "compliance_check_registrations",
+    "compliance_run_start",
     "content_hash",
     "evidence_review",
     "evidence_submit",

@@ -1,0 +1,357 @@
+"""The batch evaluator behind compliance runs: many registrations against shared rule sets, cheaply.
+
+Evaluation must not be what makes a sweep slow (issue 5, "Performance"). A rule's outcome depends only on
+the values of the context paths it reads, so each rule is compiled once and its outcome is memoized by
+those values; a registration's whole rule-based result is memoized by the values of every path its rule
+set reads. 100,000 registrations × 100 requirements become a few thousand real CEL evaluations and one
+dictionary lookup per registration; evidence and waivers, which differ per registration, are laid over
+the memoized result position by position. The outcomes themselves come from `governance.evaluation`, the
+same code the impact preview uses.
+
+Data comes in with a few `values_list` queries per chunk, never model instances per registration.
+"""
+
+import datetime
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from governance.choices import EvidenceStatus, RequirementKind, ResultCode, Severity
+from governance.evaluation import LIVE_EXCLUDED, Check, apply_waiver_and_evidence, evidence_code, judge_rules
+from governance.models import Evidence, RiskAssessment, RuleSetItem, Waiver
+from governance.rules import _DOTTED, _STRING_LITERAL, MAPS, TEXT_FIELDS, compile_rule
+from registry.models import Community, Registration
+
+# Days an organization has to fix a failing check, unless the requirement sets `finding_due_days`.
+DEFAULT_DUE_DAYS = {Severity.CRITICAL: 14, Severity.HIGH: 30, Severity.MEDIUM: 60, Severity.LOW: 90}
+DUE_DAYS_PARAMETER = "finding_due_days"
+
+# Memos are per process and per immutable rule set; past this many entries a rule set's memo starts over.
+MEMO_LIMIT = 200_000
+
+WHOLE = None  # a path (variable, WHOLE) means the rule reads the whole variable, not named fields
+
+
+def due_days(severity: str, params: dict) -> int:
+    """Remediation period of a finding: the requirement's `finding_due_days` parameter, else by severity."""
+    value = params.get(DUE_DAYS_PARAMETER)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return DEFAULT_DUE_DAYS.get(severity, DEFAULT_DUE_DAYS[Severity.MEDIUM])
+
+
+def rule_reads(source: str) -> frozenset:
+    """The context paths a rule reads, as (variable, field) or (variable, WHOLE), found by the scan rules.py
+    uses to validate references. A rule that does not compile reads nothing: its outcome is always `X`."""
+    try:
+        variables = set(compile_rule(source).variables())
+    except Exception:
+        return frozenset()
+    blanked = _STRING_LITERAL.sub(lambda m: " " * len(m.group(0)), source)
+    paths = {(variable, name) for variable, name in _DOTTED.findall(blanked) if variable in MAPS}
+    for variable in variables & set(MAPS):
+        if re.search(rf"(?<![\w.]){variable}(?!\s*\.\s*[A-Za-z_])", blanked):
+            paths.add((variable, WHOLE))
+    for variable in variables & {"assessments", "evidence", "today"}:
+        paths.add((variable, WHOLE))
+    return frozenset(paths)
+
+
+def _freeze(value):
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+def _value(context: dict, path) -> object:
+    variable, name = path
+    if name is WHOLE:
+        return _freeze(context[variable])
+    return _freeze(context[variable].get(name, KeyError))
+
+
+@dataclass
+class Item:
+    position: int
+    framework_id: int
+    requirement: object
+    code: str
+    severity: str
+    params: dict
+    reads: tuple
+    memo: dict = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.requirement.kind
+
+    @property
+    def due_days(self) -> int:
+        return due_days(self.severity, self.params)
+
+    def judge(self, context: dict) -> Check:
+        key = tuple(_value(context, path) for path in self.reads)
+        check = self.memo.get(key)
+        if check is None:
+            if len(self.memo) > MEMO_LIMIT:
+                self.memo.clear()
+            check = self.memo[key] = judge_rules(self.requirement, {**context, "params": self.params})
+        return check
+
+
+@dataclass
+class Base:
+    """A rule set's result for one fingerprint of context values, before evidence and waivers."""
+
+    checks: list
+    codes: str
+    errors: dict
+
+
+@dataclass
+class CompiledRuleSet:
+    id: int
+    items: list[Item]
+    reads: tuple
+    by_key: dict
+    memo: dict = field(default_factory=dict)
+    evaluations: int = 0
+
+    def base(self, context: dict) -> Base:
+        key = tuple(_value(context, path) for path in self.reads)
+        base = self.memo.get(key)
+        if base is None:
+            if len(self.memo) > MEMO_LIMIT:
+                self.memo.clear()
+            checks = [item.judge(context) for item in self.items]
+            base = self.memo[key] = Base(checks, "".join(c.code for c in checks), _errors(checks))
+        return base
+
+    def judge(self, context: dict, *, waived: set, evidence: dict) -> tuple[str, dict]:
+        """(codes, errors) of one registration: the memoized base with its own waivers and evidence laid over."""
+        base = self.base(context)
+        touched = {}
+        for key in waived:
+            index = self.by_key.get(key)
+            if index is not None:
+                touched[index] = True
+        for key in evidence:
+            index = self.by_key.get(key)
+            if index is not None and self.items[index].kind == RequirementKind.EVIDENCE:
+                touched.setdefault(index, False)
+        if not touched:
+            return base.codes, base.errors
+        checks = list(base.checks)
+        for index, is_waived in touched.items():
+            item = self.items[index]
+            checks[index] = apply_waiver_and_evidence(
+                checks[index], item.kind, waived=is_waived, evidence=evidence.get((item.framework_id, item.code))
+            )
+        return "".join(c.code for c in checks), _errors(checks)
+
+
+def _errors(checks: list[Check]) -> dict:
+    return {str(position): c.error for position, c in enumerate(checks, start=1) if c.code == ResultCode.ERROR}
+
+
+_RULESETS: dict[int, CompiledRuleSet] = {}
+
+
+def load_ruleset(ruleset_id: int) -> CompiledRuleSet:
+    """A rule set compiled once per process: rule sets never change, so neither do their memos."""
+    compiled = _RULESETS.get(ruleset_id)
+    if compiled is not None:
+        return compiled
+    items = []
+    for row in RuleSetItem.objects.filter(ruleset_id=ruleset_id).select_related("requirement").order_by("position"):
+        requirement = row.requirement
+        reads = rule_reads(requirement.applies_when or "true")
+        if requirement.kind == RequirementKind.RULE:
+            reads |= rule_reads(requirement.check_rule)
+        items.append(
+            Item(
+                position=row.position,
+                framework_id=row.framework_id,
+                requirement=requirement,
+                code=row.requirement_code,
+                severity=row.severity,
+                params=row.params,
+                reads=tuple(sorted(reads, key=repr)),
+            )
+        )
+    reads = tuple(sorted({path for item in items for path in item.reads}, key=repr))
+    by_key = {(item.framework_id, item.code): index for index, item in enumerate(items)}
+    compiled = _RULESETS[ruleset_id] = CompiledRuleSet(ruleset_id, items, reads, by_key)
+    return compiled
+
+
+# Context field -> (column, conversion). The context is the one documented in docs/rule-context.md and
+# built for single registrations by governance.evaluation.build_contexts; tests keep the two equal.
+def _text(value):
+    return value or ""
+
+
+def _list(value):
+    return list(value or [])
+
+
+def _iso(value):
+    return value.isoformat() if value else ""
+
+
+def _same(value):
+    return value
+
+
+SYSTEM_COLUMNS = {
+    **{name: (f"system__{name}", _text) for name in TEXT_FIELDS},
+    "operator_role": ("system__operator_role", _text),
+    "techniques": ("system__techniques", _list),
+    "data_categories": ("system__data_categories", _list),
+    "decision_role": ("system__decision_role", _text),
+    "human_oversight": ("system__human_oversight", _text),
+    "lifecycle_stage": ("system__lifecycle_stage", _same),
+    "start_date": ("system__start_date", _iso),
+    "end_date": ("system__end_date", _iso),
+    "organization": ("system__organization__slug", _same),
+}
+REGISTRATION_COLUMNS = {
+    "status": ("status", _same),
+    "risk_tier": ("risk_tier", _same),
+    "deployment_context": ("deployment_context", _text),
+    "deployment_date": ("deployment_date", _iso),
+    "age_days": ("created_at", None),
+}
+
+
+@dataclass
+class ChunkRow:
+    """One registration of a chunk, as the writer needs it."""
+
+    id: int
+    community_id: int
+    organization_id: int
+    compliance_status: str
+    ruleset_id: int
+    codes: str
+    errors: dict
+
+
+def _age_days(moment, today: datetime.date) -> int:
+    return max((today - moment.date()).days, 0) if moment else 0
+
+
+def live_registrations():
+    return Registration.objects.exclude(status__in=LIVE_EXCLUDED)
+
+
+def evaluate_chunk(
+    registrations, *, rulesets: dict[int, int], today: datetime.date, ruleset_for=None
+) -> tuple[list[ChunkRow], int]:
+    """Judge every registration of `registrations` (a queryset of live ones); returns rows and the count of
+    requirement checks made. `rulesets` maps community id to rule set id; `ruleset_for(community_id)`
+    supplies a missing one."""
+    compiled = {community_id: load_ruleset(ruleset_id) for community_id, ruleset_id in rulesets.items()}
+    # Which context fields any rule reads decides which columns are loaded.
+    reads = {path for ruleset in compiled.values() for path in ruleset.reads}
+    wants = {variable for variable, _name in reads}
+    system_fields = _fields(reads, "system", SYSTEM_COLUMNS)
+    registration_fields = _fields(reads, "registration", REGISTRATION_COLUMNS)
+    columns = ["id", "community_id", "organization_id", "compliance_status"]
+    columns += [SYSTEM_COLUMNS[name][0] for name in system_fields]
+    columns += [REGISTRATION_COLUMNS[name][0] for name in registration_fields]
+    rows = list(registrations.order_by("id").values_list(*columns))
+    if not rows:
+        return [], 0
+    first_id, last_id = rows[0][0], rows[-1][0]
+    in_range = {"registration_id__gte": first_id, "registration_id__lte": last_id}
+
+    waived = defaultdict(set)
+    for registration_id, framework_id, code in Waiver.objects.filter(
+        **in_range, revoked_at__isnull=True, expires_on__gt=today
+    ).values_list("registration_id", "framework_id", "requirement_code"):
+        waived[registration_id].add((framework_id, code))
+    evidence_entries = defaultdict(lambda: defaultdict(list))
+    evidence_lists = defaultdict(list)
+    for registration_id, framework_id, urn, code, status, submitted_at, expires_on in Evidence.objects.filter(
+        **in_range
+    ).values_list(
+        "registration_id", "framework_id", "framework__urn", "requirement_code", "status", "submitted_at", "expires_on"
+    ):
+        entry = {
+            "requirement": code,
+            "framework": urn,
+            "status": status,
+            "age_days": _age_days(submitted_at, today),
+            "valid": status == EvidenceStatus.ACCEPTED and (expires_on is None or today < expires_on),
+        }
+        evidence_entries[registration_id][(framework_id, code)].append(entry)
+        if "evidence" in wants:
+            evidence_lists[registration_id].append(entry)
+    assessment_lists = defaultdict(list)
+    if "assessments" in wants:
+        for registration_id, instrument, version, status, result, submitted_at, valid_until in (
+            RiskAssessment.objects.filter(**in_range)
+            .order_by("id")
+            .values_list("registration_id", "instrument", "version", "status", "result", "submitted_at", "valid_until")
+        ):
+            assessment_lists[registration_id].append(
+                {
+                    "instrument": instrument,
+                    "version": version,
+                    "status": status,
+                    "tier": (result or {}).get("tier", ""),
+                    "impact_level": (result or {}).get("impact_level", 0),
+                    "age_days": _age_days(submitted_at, today),
+                    "valid": status == "accepted" and valid_until is not None and today < valid_until,
+                }
+            )
+
+    communities = {}
+    if "registration" in wants:
+        slugs = dict(Community.objects.values_list("pk", "slug"))
+        for pk, path in Community.objects.filter(pk__in={row[1] for row in rows}).values_list("pk", "path"):
+            lineage = [int(part) for part in path.strip("/").split("/")]
+            communities[pk] = (slugs[pk], [slugs[i] for i in lineage])
+    midnight = datetime.datetime.combine(today, datetime.time.min, tzinfo=datetime.UTC)
+
+    system_at = 4
+    registration_at = system_at + len(system_fields)
+    results = []
+    evaluations = 0
+    for row in rows:
+        registration_id, community_id = row[0], row[1]
+        ruleset = compiled.get(community_id)
+        if ruleset is None:
+            ruleset = compiled[community_id] = load_ruleset(ruleset_for(community_id))
+        system = {}
+        for offset, name in enumerate(system_fields):
+            system[name] = SYSTEM_COLUMNS[name][1](row[system_at + offset])
+        registration = {}
+        for offset, name in enumerate(registration_fields):
+            value = row[registration_at + offset]
+            registration[name] = _age_days(value, today) if name == "age_days" else REGISTRATION_COLUMNS[name][1](value)
+        registration["id"] = registration_id
+        if community_id in communities:
+            registration["community"], registration["communities"] = communities[community_id]
+        context = {
+            "system": system,
+            "registration": registration,
+            "assessments": assessment_lists.get(registration_id, []),
+            "evidence": evidence_lists.get(registration_id, []),
+            "today": midnight,
+        }
+        evidence = {key: evidence_code(entries) for key, entries in evidence_entries.get(registration_id, {}).items()}
+        evidence = {key: code for key, code in evidence.items() if code}
+        codes, errors = ruleset.judge(context, waived=waived.get(registration_id, set()), evidence=evidence)
+        evaluations += len(codes)
+        results.append(ChunkRow(registration_id, community_id, row[2], row[3], ruleset.id, codes, errors))
+    return results, evaluations
+
+
+def _fields(reads: set, variable: str, columns: dict) -> list[str]:
+    if (variable, WHOLE) in reads:
+        return list(columns)
+    return sorted({name for v, name in reads if v == variable and name in columns})

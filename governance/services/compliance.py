@@ -1,0 +1,598 @@
+"""Compliance runs: start sweeps and on-change checks, judge chunks of registrations, write only deltas.
+
+A run is planned once (the rule set of every community in scope, computed for the run's day, and keyset
+chunks of registration ids), then each chunk is judged by `governance.engine` and written in one
+transaction that also marks the chunk done, so a chunk redelivered after its worker died either finds
+its work committed or redoes all of it. Unchanged registrations write nothing; changed ones upsert their
+compact state row, add `ComplianceChange` rows, open, close or reopen findings and update the
+registration's overall `compliance_status`.
+"""
+
+import datetime
+import hashlib
+import json
+import logging
+from collections import defaultdict
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from governance import engine
+from governance.choices import FindingStatus, RequirementKind, ResultCode, RunStatus, RunTrigger
+from governance.evaluation import LIVE_EXCLUDED, result_reason
+from governance.models import (
+    ComplianceChange,
+    ComplianceChunk,
+    ComplianceRun,
+    ComplianceSnapshot,
+    Evidence,
+    Finding,
+    RegistrationCompliance,
+    RiskAssessment,
+    RuleSet,
+    RuleSetItem,
+    Waiver,
+)
+from governance.selectors import effective_requirements
+from registry.choices import ComplianceStatus
+from registry.models import Community, Registration
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 2000
+# A sweep still queued or running after this long lost its worker for good: it no longer holds the lock.
+STALE_AFTER = datetime.timedelta(hours=6)
+
+SWEEP_ALREADY_RUNNING = _("A sweep of this scope is already queued or running.")
+
+# Codes that open (or keep open) a finding, and codes that close one. `R` closes: the organization has
+# answered and the regulator's review is pending (the registration counts as pending, not at risk).
+# `X` does neither: a rule that cannot be evaluated is the policy author's problem, not the filer's.
+OPENS_FINDING = {ResultCode.FAILED, ResultCode.EVIDENCE_NEEDED}
+CLOSES_FINDING = {
+    ResultCode.PASSED,
+    ResultCode.EVIDENCE_ACCEPTED,
+    ResultCode.EVIDENCE_IN_REVIEW,
+    ResultCode.NOT_APPLICABLE,
+    ResultCode.WAIVED,
+}
+
+
+class SweepAlreadyRunning(ValidationError):
+    """Only one sweep per scope at a time (the run table's `compliance_run_one_active_sweep` constraint)."""
+
+    def __init__(self, message=SWEEP_ALREADY_RUNNING):
+        super().__init__(message, code="sweep_running")
+
+
+def compliance_status_of(*, checked: bool, codes: str, earliest_open_due: datetime.date | None, today) -> str:
+    """A registration's overall status, from its current checks and its open findings.
+
+    - `pending`: never checked, or no open finding while some evidence awaits a regulator's review (`R`);
+    - `non_compliant`: an open finding is past its due date;
+    - `at_risk`: open findings, none past due (the organization is inside its remediation period);
+    - `compliant`: otherwise. Rule errors (`X`) are the policy author's problem and open no finding.
+    """
+    if not checked:
+        return ComplianceStatus.PENDING
+    if earliest_open_due is not None:
+        return ComplianceStatus.NON_COMPLIANT if earliest_open_due < today else ComplianceStatus.AT_RISK
+    if ResultCode.EVIDENCE_IN_REVIEW in codes:
+        return ComplianceStatus.PENDING
+    return ComplianceStatus.COMPLIANT
+
+
+# Starting runs ------------------------------------------------------------------------------------------
+
+
+def _lock_key(community: Community | None) -> str:
+    return f"sweep:{community.pk}" if community is not None else "sweep:all"
+
+
+def compliance_run_start(*, community: Community | None, actor=None, trigger: str = RunTrigger.MANUAL):
+    """Queue a sweep of `community` and its descendants (every community when None).
+
+    Raises SweepAlreadyRunning when a sweep of the same scope is queued or running; a run stuck longer
+    than STALE_AFTER (its worker and broker message lost) is marked failed first so it cannot block for ever.
+    """
+    from governance import tasks
+
+    lock_key = _lock_key(community)
+    ComplianceRun.objects.filter(
+        lock_key=lock_key, status__in=[RunStatus.QUEUED, RunStatus.RUNNING], created_at__lt=timezone.now() - STALE_AFTER
+    ).update(status=RunStatus.FAILED, finished_at=timezone.now(), error=_("Abandoned: no worker finished it."))
+    try:
+        with transaction.atomic():
+            run = ComplianceRun.objects.create(
+                trigger=trigger,
+                community=community,
+                lock_key=lock_key,
+                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+    except IntegrityError:
+        raise SweepAlreadyRunning() from None
+    transaction.on_commit(lambda: tasks.sweep.delay(run.pk))
+    return run
+
+
+def compliance_check_registrations(*, registration_ids, trigger: str = RunTrigger.CHANGE) -> ComplianceRun:
+    """Queue a check of exactly these registrations (a run without a lock: on-change checks never wait)."""
+    from governance import tasks
+
+    ids = sorted({int(pk) for pk in registration_ids})
+    run = ComplianceRun.objects.create(trigger=trigger, scope={"registrations": ids})
+    transaction.on_commit(lambda: tasks.check_registrations.delay(run.pk))
+    return run
+
+
+def compliance_check_after_commit(registration_ids) -> None:
+    """The on-change hook: once the caller's transaction commits, check exactly these registrations.
+
+    Called by every service that changes what a check reads (registrations, systems, assessments,
+    evidence, waivers, published framework versions). Drafts and retired registrations are skipped when
+    the check runs.
+    """
+    ids = sorted({int(pk) for pk in registration_ids})
+    if ids:
+        transaction.on_commit(lambda: compliance_check_registrations(registration_ids=ids))
+
+
+def live_registration_ids(*, community: Community | None = None, system=None) -> list[int]:
+    """Live registrations a change reaches: a system's, or a community subtree's (every one when None)."""
+    registrations = Registration.objects.exclude(status__in=LIVE_EXCLUDED)
+    if system is not None:
+        registrations = registrations.filter(system=system)
+    if community is not None:
+        registrations = registrations.filter(community__path__startswith=community.path)
+    return list(registrations.values_list("pk", flat=True))
+
+
+# Planning -----------------------------------------------------------------------------------------------
+
+
+def ruleset_for(community: Community, *, on: datetime.date) -> RuleSet:
+    """The shared rule set of the requirements checked in `community` on `on`, created once (race-safe)."""
+    items = [
+        item
+        for item in effective_requirements(community, on=on)
+        if item.requirement.kind != RequirementKind.INFORMATIVE
+    ]
+    rows = [
+        (item.framework.pk, item.requirement.pk, item.requirement.code, item.requirement.severity, item.params)
+        for item in items
+    ]
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
+    ruleset = RuleSet.objects.filter(digest=digest).first()
+    if ruleset is not None:
+        return ruleset
+    try:
+        with transaction.atomic():
+            ruleset = RuleSet.objects.create(digest=digest)
+            RuleSetItem.objects.bulk_create(
+                RuleSetItem(
+                    ruleset=ruleset,
+                    position=position,
+                    framework_id=framework_id,
+                    requirement_id=requirement_id,
+                    requirement_code=code,
+                    severity=severity,
+                    params=params,
+                )
+                for position, (framework_id, requirement_id, code, severity, params) in enumerate(rows, start=1)
+            )
+    except IntegrityError:
+        ruleset = RuleSet.objects.get(digest=digest)
+    return ruleset
+
+
+def _scope_registrations(run: ComplianceRun):
+    registrations = engine.live_registrations()
+    if "registrations" in run.scope:
+        return registrations.filter(pk__in=run.scope["registrations"])
+    if run.community_id is not None:
+        return registrations.filter(community__path__startswith=run.community.path)
+    return registrations
+
+
+def _run_day(run: ComplianceRun) -> datetime.date:
+    return datetime.date.fromisoformat(run.scope["day"])
+
+
+def run_plan(*, run_id: int) -> list[int]:
+    """Mark a run running and split it into chunks once; returns the ids of chunks still to do.
+
+    Idempotent: a redelivered planning task finds the chunks already made and returns those not done.
+    """
+    with transaction.atomic():
+        run = ComplianceRun.objects.select_for_update(of=("self",)).select_related("community").get(pk=run_id)
+        if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            return []
+        if run.status == RunStatus.QUEUED:
+            run.status = RunStatus.RUNNING
+            run.started_at = timezone.now()
+            run.scope = {**run.scope, "day": timezone.localdate().isoformat()}
+            run.save(update_fields=["status", "started_at", "scope"])
+    if not run.chunks.exists():
+        day = _run_day(run)
+        registrations = _scope_registrations(run)
+        community_ids = set(registrations.values_list("community_id", flat=True).distinct())
+        rulesets = {
+            str(community.pk): ruleset_for(community, on=day).pk
+            for community in Community.objects.filter(pk__in=community_ids)
+        }
+        ids = list(registrations.order_by("pk").values_list("pk", flat=True))
+        with transaction.atomic():
+            run = ComplianceRun.objects.select_for_update().get(pk=run_id)
+            if not run.chunks.exists():
+                ComplianceChunk.objects.bulk_create(
+                    ComplianceChunk(run=run, first_id=part[0], last_id=part[-1], size=len(part))
+                    for part in (ids[i : i + CHUNK_SIZE] for i in range(0, len(ids), CHUNK_SIZE))
+                )
+                run.scope = {**run.scope, "rulesets": rulesets}
+                run.total = len(ids)
+                run.save(update_fields=["scope", "total"])
+    pending = list(run.chunks.filter(done=False).order_by("first_id").values_list("pk", flat=True))
+    if not pending:
+        run_finish(run_id=run_id)
+    return pending
+
+
+# Judging a chunk ----------------------------------------------------------------------------------------
+
+
+def run_check_chunk(*, run_id: int, chunk_id: int) -> bool:
+    """Judge and write one chunk, once: False when it was already done (a redelivery)."""
+    with transaction.atomic():
+        chunk = ComplianceChunk.objects.select_for_update().filter(pk=chunk_id, run_id=run_id).first()
+        if chunk is None or chunk.done:
+            return False
+        run = ComplianceRun.objects.select_related("community").get(pk=run_id)
+        chunk.attempts += 1
+        registrations = _scope_registrations(run).filter(pk__gte=chunk.first_id, pk__lte=chunk.last_id)
+        stats = check_registrations(registrations, run=run, day=_run_day(run))
+        chunk.done = True
+        chunk.finished_at = timezone.now()
+        chunk.save(update_fields=["done", "attempts", "finished_at"])
+        ComplianceRun.objects.filter(pk=run_id).update(
+            done=F("done") + stats["checked"],
+            evaluations=F("evaluations") + stats["evaluations"],
+            changes=F("changes") + stats["changes"],
+        )
+    return True
+
+
+def run_fail_chunk(*, run_id: int, chunk_id: int, error: str) -> None:
+    """Record a chunk that could not be judged (a bug or a database failure, not a rule error)."""
+    with transaction.atomic():
+        chunk = ComplianceChunk.objects.select_for_update().filter(pk=chunk_id, run_id=run_id, done=False).first()
+        if chunk is None:
+            return
+        chunk.done = True
+        chunk.attempts += 1
+        chunk.finished_at = timezone.now()
+        chunk.save(update_fields=["done", "attempts", "finished_at"])
+        ComplianceRun.objects.filter(pk=run_id).update(failed=F("failed") + chunk.size, error=error[:2000])
+
+
+def run_finish(*, run_id: int) -> bool:
+    """Close the run once no chunk is left (exactly once, whichever chunk finishes last); sweeps then
+    upsert the day's snapshots."""
+    if ComplianceChunk.objects.filter(run_id=run_id, done=False).exists():
+        return False
+    with transaction.atomic():
+        run = ComplianceRun.objects.select_for_update(of=("self",)).select_related("community").get(pk=run_id)
+        if run.status != RunStatus.RUNNING:
+            return False
+        run.status = RunStatus.FAILED if run.failed else RunStatus.SUCCEEDED
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+        if run.lock_key:
+            communities = Community.objects.all()
+            if run.community_id is not None:
+                communities = communities.filter(path__startswith=run.community.path)
+            compliance_snapshot_upsert(community_ids=list(communities.values_list("pk", flat=True)))
+    return True
+
+
+def check_registrations(registrations, *, run: ComplianceRun, day: datetime.date) -> dict:
+    """Judge `registrations` (a queryset of live ones in one id range) and write what changed.
+
+    Must run inside a transaction. Returns counts: checked, evaluations, changes.
+    """
+    rulesets = {int(k): v for k, v in run.scope.get("rulesets", {}).items()}
+
+    def missing(community_id):
+        ruleset_id = ruleset_for(Community.objects.get(pk=community_id), on=day).pk
+        rulesets[community_id] = ruleset_id
+        return ruleset_id
+
+    rows, evaluations = engine.evaluate_chunk(registrations, rulesets=rulesets, today=day, ruleset_for=missing)
+    if not rows:
+        return {"checked": 0, "evaluations": 0, "changes": 0}
+    now = timezone.now()
+    ids = [row.id for row in rows]
+    old = {
+        pk: (ruleset_id, codes, errors)
+        for pk, ruleset_id, codes, errors in RegistrationCompliance.objects.filter(registration_id__in=ids).values_list(
+            "registration_id", "ruleset_id", "codes", "errors"
+        )
+    }
+    changed = [row for row in rows if old.get(row.id) != (row.ruleset_id, row.codes, row.errors)]
+    _upsert_state(changed, run=run, now=now)
+    change_rows = _change_rows(changed, old, run=run, now=now)
+    ComplianceChange.objects.bulk_create(change_rows, batch_size=2000)
+    opened, closed, reopened = _write_findings(changed, day=day, now=now)
+    earliest = dict(
+        Finding.objects.filter(registration_id__in=ids, status=FindingStatus.OPEN)
+        .values("registration_id")
+        .annotate(due=Min("due_on"))
+        .values_list("registration_id", "due")
+    )
+    statuses = {}
+    news = []
+    for row in rows:
+        status = compliance_status_of(checked=True, codes=row.codes, earliest_open_due=earliest.get(row.id), today=day)
+        if status != row.compliance_status:
+            statuses[row.id] = status
+        if status != row.compliance_status or row.id in opened or row.id in closed or row.id in reopened:
+            news.append(
+                {
+                    "registration": row.id,
+                    "from": row.compliance_status,
+                    "to": status,
+                    "opened": opened.get(row.id, []),
+                    "closed": closed.get(row.id, []),
+                    "reopened": reopened.get(row.id, []),
+                    "run": run.pk,
+                }
+            )
+    _update_statuses(statuses)
+    if news:
+        from governance.notifications import notify_status_changes
+
+        notify_status_changes(news)
+    return {"checked": len(rows), "evaluations": evaluations, "changes": len(change_rows)}
+
+
+def _upsert_state(changed, *, run, now) -> None:
+    if not changed:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO governance_registrationcompliance
+                (registration_id, ruleset_id, codes, errors, checked_at, run_id)
+            SELECT t.r, t.s, t.c, t.e::jsonb, %s, %s FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[])
+                AS t(r, s, c, e)
+            ON CONFLICT (registration_id) DO UPDATE SET ruleset_id = EXCLUDED.ruleset_id, codes = EXCLUDED.codes,
+                errors = EXCLUDED.errors, checked_at = EXCLUDED.checked_at, run_id = EXCLUDED.run_id
+            """,
+            [
+                now,
+                run.pk,
+                [row.id for row in changed],
+                [row.ruleset_id for row in changed],
+                [row.codes for row in changed],
+                [json.dumps(row.errors) for row in changed],
+            ],
+        )
+
+
+def _update_statuses(statuses: dict[int, str]) -> None:
+    if not statuses:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE registry_registration AS r SET compliance_status = t.s
+            FROM unnest(%s::bigint[], %s::text[]) AS t(id, s) WHERE r.id = t.id
+            """,
+            [list(statuses), list(statuses.values())],
+        )
+
+
+def _keyed(ruleset_id: int, codes: str) -> dict:
+    items = engine.load_ruleset(ruleset_id).items
+    return {(item.framework_id, item.code): code for item, code in zip(items, codes, strict=False)}
+
+
+def _change_rows(changed, old, *, run, now) -> list[ComplianceChange]:
+    """History rows for checks whose code changed (none on a registration's first check)."""
+    rows = []
+    for row in changed:
+        previous = old.get(row.id)
+        if previous is None:
+            continue
+        if previous[0] == row.ruleset_id and previous[1] == row.codes:
+            continue
+        before = _keyed(previous[0], previous[1])
+        for (framework_id, code), to_code in _keyed(row.ruleset_id, row.codes).items():
+            from_code = before.get((framework_id, code))
+            if from_code is not None and from_code != to_code:
+                rows.append(
+                    ComplianceChange(
+                        registration_id=row.id,
+                        framework_id=framework_id,
+                        requirement_code=code,
+                        from_code=from_code,
+                        to_code=to_code,
+                        run=run,
+                        changed_at=now,
+                    )
+                )
+    return rows
+
+
+def _write_findings(changed, *, day, now):
+    """Open, close and reopen findings of registrations whose checks changed; returns finding ids by
+    registration for each of the three."""
+    opened, closed, reopened = defaultdict(list), defaultdict(list), defaultdict(list)
+    if not changed:
+        return opened, closed, reopened
+    existing = {
+        (r, f, c): (pk, status)
+        for pk, r, f, c, status in Finding.objects.filter(registration_id__in=[row.id for row in changed]).values_list(
+            "pk", "registration_id", "framework_id", "requirement_code", "status"
+        )
+    }
+    to_create, to_close, to_reopen = [], [], []
+    for row in changed:
+        items = engine.load_ruleset(row.ruleset_id).items
+        current = set()
+        for item, code in zip(items, row.codes, strict=False):
+            key = (row.id, item.framework_id, item.code)
+            current.add(key)
+            found = existing.get(key)
+            if code in OPENS_FINDING:
+                fields = {
+                    "code": code,
+                    "severity": item.severity,
+                    "title": item.requirement.title[:300],
+                    "reason": result_reason(code, item.requirement),
+                    "due_on": day + datetime.timedelta(days=item.due_days),
+                }
+                if found is None:
+                    to_create.append(
+                        Finding(
+                            registration_id=row.id,
+                            organization_id=row.organization_id,
+                            framework_id=item.framework_id,
+                            requirement_code=item.code,
+                            opened_at=now,
+                            **fields,
+                        )
+                    )
+                elif found[1] == FindingStatus.CLOSED:
+                    to_reopen.append((found[0], row.id, fields))
+            elif code in CLOSES_FINDING and found is not None and found[1] == FindingStatus.OPEN:
+                to_close.append((found[0], row.id))
+        for key, (pk, status) in existing.items():
+            if key[0] == row.id and key not in current and status == FindingStatus.OPEN:
+                to_close.append((pk, row.id))
+    for finding in Finding.objects.bulk_create(to_create, batch_size=2000):
+        opened[finding.registration_id].append(finding.pk)
+    if to_close:
+        Finding.objects.filter(pk__in=[pk for pk, _r in to_close]).update(status=FindingStatus.CLOSED, closed_at=now)
+        for pk, registration_id in to_close:
+            closed[registration_id].append(pk)
+    for pk, registration_id, fields in to_reopen:
+        Finding.objects.filter(pk=pk).update(
+            status=FindingStatus.OPEN,
+            closed_at=None,
+            reopened_at=now,
+            reopened_count=F("reopened_count") + 1,
+            **fields,
+        )
+        reopened[registration_id].append(pk)
+    return opened, closed, reopened
+
+
+# Snapshots and expiries ---------------------------------------------------------------------------------
+
+
+def compliance_snapshot_upsert(*, community_ids, day: datetime.date | None = None) -> int:
+    """Upsert each community's count of its own live registrations by status for `day` (today)."""
+    day = day or timezone.localdate()
+    counts = defaultdict(dict)
+    for community_id, status, count in (
+        Registration.objects.exclude(status__in=LIVE_EXCLUDED)
+        .filter(community_id__in=community_ids)
+        .values_list("community_id", "compliance_status")
+        .annotate(count=Count("pk"))
+        .values_list("community_id", "compliance_status", "count")
+    ):
+        counts[community_id][status] = count
+    snapshots = [
+        ComplianceSnapshot(
+            community_id=community_id,
+            date=day,
+            **{status: counts[community_id].get(status, 0) for status in ComplianceStatus.values},
+        )
+        for community_id in community_ids
+    ]
+    ComplianceSnapshot.objects.bulk_create(
+        snapshots,
+        update_conflicts=True,
+        unique_fields=["community", "date"],
+        update_fields=list(ComplianceStatus.values),
+    )
+    return len(snapshots)
+
+
+EXPIRY_LOOKBACK = datetime.timedelta(days=7)
+
+
+def compliance_check_expiries(*, today: datetime.date | None = None) -> dict:
+    """The hourly check: re-check registrations whose assessment, waiver or accepted evidence stopped being
+    valid since the previous expiry check, and move registrations whose open finding passed its due date
+    from at risk to non-compliant. Returns what it did."""
+    today = today or timezone.localdate()
+    previous = (
+        ComplianceRun.objects.filter(trigger=RunTrigger.SCHEDULE, scope__has_key="expiries")
+        .order_by("-id")
+        .values_list("scope", flat=True)
+        .first()
+    )
+    since = datetime.date.fromisoformat(previous["expiries"]) if previous else today - EXPIRY_LOOKBACK
+    ended = {"gt": since, "lte": today}
+    ids = set()
+    for model, date_field in ((RiskAssessment, "valid_until"), (Waiver, "expires_on"), (Evidence, "expires_on")):
+        lookup = {f"{date_field}__{op}": value for op, value in ended.items()}
+        ids |= set(model.objects.filter(**lookup).values_list("registration_id", flat=True))
+    live = set(Registration.objects.exclude(status__in=LIVE_EXCLUDED).filter(pk__in=ids).values_list("pk", flat=True))
+    run = None
+    with transaction.atomic():
+        overdue = list(
+            Registration.objects.filter(
+                compliance_status=ComplianceStatus.AT_RISK,
+                findings__status=FindingStatus.OPEN,
+                findings__due_on__lt=today,
+            )
+            .distinct()
+            .values_list("pk", "compliance_status")
+        )
+        if overdue:
+            _update_statuses({pk: ComplianceStatus.NON_COMPLIANT for pk, _status in overdue})
+            from governance.notifications import notify_status_changes
+
+            notify_status_changes(
+                [
+                    {
+                        "registration": pk,
+                        "from": status,
+                        "to": ComplianceStatus.NON_COMPLIANT,
+                        "opened": [],
+                        "closed": [],
+                        "reopened": [],
+                        "run": None,
+                    }
+                    for pk, status in overdue
+                ]
+            )
+        run = compliance_check_registrations(registration_ids=live, trigger=RunTrigger.SCHEDULE)
+        run.scope = {**run.scope, "expiries": today.isoformat()}
+        run.save(update_fields=["scope"])
+        compliance_snapshot_upsert(community_ids=list(Community.objects.values_list("pk", flat=True)), day=today)
+    return {"rechecked": len(live), "overdue": len(overdue), "run": run.pk}
+
+
+__all__ = [
+    "CHUNK_SIZE",
+    "SweepAlreadyRunning",
+    "check_registrations",
+    "compliance_check_after_commit",
+    "compliance_check_expiries",
+    "compliance_check_registrations",
+    "compliance_run_start",
+    "compliance_snapshot_upsert",
+    "compliance_status_of",
+    "live_registration_ids",
+    "ruleset_for",
+    "run_check_chunk",
+    "run_fail_chunk",
+    "run_finish",
+    "run_plan",
+]
