@@ -5,10 +5,10 @@ the open-data export, and the downloads stream with the exporter the API uses.
 """
 
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from registry.api.import_views import DATA_LICENCE
 from registry.exporters.registers import stream_csv, stream_json
@@ -18,7 +18,7 @@ from registry.public.forms import PublicRegisterFilterForm
 PAGE_SIZE = 25
 
 
-@require_GET
+@require_safe
 def community_list(request):
     return render(request, "public/community_list.html", {"communities": selectors.public_communities()})
 
@@ -30,7 +30,7 @@ def _search(request, community):
     return form, filters, selectors.public_register_search(community=community, **filters)
 
 
-@require_GET
+@require_safe
 def register(request, slug):
     community = selectors.public_community(slug=slug)
     form, filters, registrations = _search(request, community)
@@ -56,7 +56,7 @@ def register(request, slug):
     return render(request, "public/register.html", context, status=status)
 
 
-@require_GET
+@require_safe
 def registration_detail(request, slug, pk):
     community = selectors.public_community(slug=slug)
     registration = selectors.public_registration(community=community, pk=pk)
@@ -72,7 +72,11 @@ def registration_detail(request, slug, pk):
 
 def _download(request, slug, export_format):
     community = selectors.public_community(slug=slug)
-    _form, _filters, registrations = _search(request, community)
+    form, _filters, registrations = _search(request, community)
+    if form.is_bound and form.errors:
+        # A download is kept and reused: better no file than one that silently ignores part of the request.
+        errors = [f"{form.fields[name].label}: {error}" for name, messages in form.errors.items() for error in messages]
+        return HttpResponseBadRequest("\n".join(errors), content_type="text/plain; charset=utf-8")
     if export_format == "csv":
         body = stream_csv(registrations, community=community, scope="public")
         content_type = "text/csv; charset=utf-8"
@@ -87,12 +91,12 @@ def _download(request, slug, export_format):
     return response
 
 
-@require_GET
+@require_safe
 def register_csv(request, slug):
     """The public register as CSV: the whole register, or what the page's search and filters selected."""
     return _download(request, slug, "csv")
 
 
-@require_GET
+@require_safe
 def register_json(request, slug):
     return _download(request, slug, "json")

@@ -332,6 +332,18 @@ class PublicDownloadTests:
         assert [int(row["registration_id"]) for row in rows] == page
         assert [record["id"] for record in document["registrations"]] == page
 
+    def test_a_download_with_an_invalid_filter_is_a_clear_400(self, client, register):
+        response = client.get("/register/riverton/register.csv", {"lifecycle_stage": "someday"})
+
+        assert response.status_code == 400
+        assert "Lifecycle stage: Select a valid choice. someday is not one of the available choices." in (
+            response.content.decode()
+        )
+
+    def test_head_requests_are_answered_for_link_checkers(self, client, register):
+        assert client.head("/register/riverton/").status_code == 200
+        assert client.head("/register/riverton/register.csv").status_code == 200
+
     def test_the_whole_public_csv_matches_the_api_export(self, client, register):
         ours = body(client.get("/register/riverton/register.csv"))
         api = body(client.get("/api/v1/communities/riverton/export.csv"))
