@@ -13,5 +13,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("register/", include("registry.public.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("assessments/", include("governance.web.urls")),
     path("", include("registry.web.urls")),
 ]
