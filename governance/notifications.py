@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 NOTIFY_BATCH_SIZE = 1000
 
 FINDING_KINDS = ("opened", "closed", "reopened")
+# A first sweep may change a regulator's whole register at once: list this many, then link the dashboard.
+DIGEST_LIMIT = 50
+SUBJECT_LIMIT = 200
 
 
 def _compact(change: dict) -> dict:
@@ -171,7 +174,8 @@ def _subject(items) -> str:
             "Compliance changed for %(count)d registrations",
             len(items),
         ) % {"count": len(items)}
-    return f"{prefix}{subject}"
+    # Names are filers' free text: a line break in a header would make Django refuse the whole batch.
+    return " ".join(f"{prefix}{subject}".split())[:SUBJECT_LIMIT]
 
 
 def _email_messages(registrations: dict, batch: list[dict], findings: dict) -> list[EmailMessage]:
@@ -190,9 +194,17 @@ def _email_messages(registrations: dict, batch: list[dict], findings: dict) -> l
             "The compliance of %(count)d registrations you follow has changed.",
             len(items),
         ) % {"count": len(items)}
-        body = "\n\n".join([intro, *(_change_text(registration, change, findings) for registration, change in items)])
+        parts = [
+            intro,
+            *(_change_text(registration, change, findings) for registration, change in items[:DIGEST_LIMIT]),
+        ]
+        if len(items) > DIGEST_LIMIT:
+            parts.append(
+                _("…and %(count)d more: %(url)s")
+                % {"count": len(items) - DIGEST_LIMIT, "url": f"{settings.SITE_URL.rstrip('/')}/dashboard/"}
+            )
         # One message per person, so that no recipient sees who else was told.
-        messages.append(EmailMessage(subject=_subject(items), body=body + "\n", to=[email]))
+        messages.append(EmailMessage(subject=_subject(items), body="\n\n".join(parts) + "\n", to=[email]))
     return messages
 
 
@@ -208,13 +220,18 @@ def notifications_send(*, batch: list[dict]) -> dict:
     finding_ids = {pk for change in batch for kind in FINDING_KINDS for pk in change[kind]}
     findings = Finding.objects.in_bulk(finding_ids) if finding_ids else {}
 
+    # Webhook deliveries first: they are rows, retried on their own, and must not be lost to a mail outage.
+    deliveries = _queue_webhooks(registrations, batch, findings)
     with translation.override(settings.LANGUAGE_CODE):
         messages = _email_messages(registrations, batch, findings)
     sent = 0
     if messages:
-        with get_connection() as connection:
-            sent = connection.send_messages(messages) or 0
-    deliveries = _queue_webhooks(registrations, batch, findings)
+        try:
+            with get_connection() as connection:
+                sent = connection.send_messages(messages) or 0
+        except Exception:
+            # Not retried: a retry would queue the webhook deliveries twice. The failure is in the logs.
+            logger.exception("Could not send %d compliance notification e-mails", len(messages))
     logger.info("Notifications: %d e-mails, %d webhook deliveries for %d changes", sent, deliveries, len(batch))
     return {"emails": sent, "webhook_deliveries": deliveries}
 

@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,6 +29,12 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+class BrokenMailBackend(BaseEmailBackend):
+    def send_messages(self, email_messages):
+        raise ConnectionRefusedError("the SMTP server is down")
+
 
 DOCUMENT = {
     "format": "commons-registry/framework-version@1",
@@ -175,6 +182,37 @@ class NotifyStatusChangesEmailTests:
         assert admin_messages[0].subject == "[Commons Registry] Compliance changed for 2 registrations"
         assert "Pothole detector in Riverton" in admin_messages[0].body
         assert "Compliance status: Compliant → At risk" in admin_messages[0].body
+
+    def test_a_line_break_in_a_system_name_does_not_break_the_subject(
+        self, world, mailoutbox, django_capture_on_commit_callbacks
+    ):
+        registration = world["registration"]
+        registration.system.name = "Pothole\r\nBcc: victim@example.org"
+        registration.system.save(update_fields=["name"])
+
+        with django_capture_on_commit_callbacks(execute=True):
+            notify_status_changes([change(registration)])
+
+        assert len(mailoutbox) == 3
+        assert {message.subject for message in mailoutbox} == {
+            "[Commons Registry] Pothole Bcc: victim@example.org in Riverton: Non-compliant"
+        }
+        assert all(len(message.to) == 1 for message in mailoutbox)
+
+    def test_webhook_deliveries_are_kept_when_mail_fails(
+        self, world, settings, mailoutbox, django_capture_on_commit_callbacks, monkeypatch
+    ):
+        monkeypatch.setattr("registry.services.webhooks._send_later", lambda ids: None)
+        settings.EMAIL_BACKEND = "tests.governance.test_notifications.BrokenMailBackend"
+        webhook = Webhook.objects.create(
+            organization=world["organization"], url="https://hooks.example/x", events=["compliance.status_changed"]
+        )
+
+        with django_capture_on_commit_callbacks(execute=True):
+            notify_status_changes([change(world["registration"])])
+
+        assert WebhookDelivery.objects.get().webhook == webhook
+        assert mailoutbox == []
 
 
 class Receiver:
