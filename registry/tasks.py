@@ -37,3 +37,11 @@ def deliver_webhook(self, delivery_id: int) -> str:
         countdown = max(0.0, (delivery.next_attempt_at - timezone.now()).total_seconds())
         raise self.retry(countdown=countdown)
     return delivery.status
+
+
+@shared_task(name="registry.requeue_webhook_deliveries", acks_late=True)
+def requeue_webhook_deliveries() -> int:
+    """Periodic safety net for webhook deliveries whose task was lost (see webhook_deliveries_requeue)."""
+    from registry.services.webhooks import webhook_deliveries_requeue
+
+    return webhook_deliveries_requeue()

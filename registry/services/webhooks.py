@@ -19,6 +19,7 @@ import time
 
 import urllib3
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from registry.choices import OrganizationRole
@@ -39,6 +40,8 @@ CONNECT_TIMEOUT, READ_TIMEOUT = 3.0, 5.0
 USER_AGENT = "CommonsRegistry-Webhooks/1"
 MAX_LOGGED_ERROR = 500
 INACTIVE = "The webhook is inactive."
+# A pending delivery this late past its due time has lost its task (see webhook_deliveries_requeue).
+STUCK_AFTER = datetime.timedelta(minutes=15)
 
 _pool = None
 
@@ -155,6 +158,20 @@ def webhook_deliveries_queue(*, events: list[tuple[Webhook, str, dict]]) -> list
         ids = [delivery.pk for delivery in deliveries]
         transaction.on_commit(lambda: _send_later(ids))
     return deliveries
+
+
+def webhook_deliveries_requeue(*, stuck_after: datetime.timedelta = STUCK_AFTER, limit: int = 5000) -> int:
+    """Queue again the pending deliveries whose task was lost: a worker that died after writing the rows
+    but before queueing them, or a retry the broker dropped. Meant for a periodic beat task."""
+    cutoff = timezone.now() - stuck_after
+    ids = list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
+        .filter(Q(next_attempt_at__lt=cutoff) | Q(next_attempt_at__isnull=True, created_at__lt=cutoff))
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    _send_later(ids)
+    return len(ids)
 
 
 def _send_later(ids: list[int]) -> None:

@@ -348,6 +348,21 @@ class WebhookNotificationTests:
         assert "redirects are not followed" in delivery.last_error
         assert len(receiver.requests) == 6
 
+    def test_pending_deliveries_whose_task_was_lost_are_sent_by_the_requeue_task(self, world):
+        from registry.tasks import requeue_webhook_deliveries
+
+        with Receiver() as receiver:
+            webhook = make_webhook(world["organization"], receiver.url)
+            lost = WebhookDelivery.objects.create(webhook=webhook, event="finding.opened", payload={"event": "x"})
+            WebhookDelivery.objects.filter(pk=lost.pk).update(created_at=timezone.now() - datetime.timedelta(hours=1))
+            fresh = WebhookDelivery.objects.create(webhook=webhook, event="finding.opened", payload={"event": "y"})
+            assert requeue_webhook_deliveries.apply().get() == 1
+
+        lost.refresh_from_db()
+        fresh.refresh_from_db()
+        assert (lost.status, fresh.status) == ("succeeded", "pending")
+        assert [json.loads(request["body"])["event"] for request in receiver.requests] == ["x"]
+
 
 class WebhookSignTests:
     def test_the_signature_is_hmac_sha256_of_timestamp_dot_body(self):
