@@ -5,13 +5,14 @@ service the API uses, is the one judge, so a browser user and an API client get 
 same messages naming the question. The fields only collect what was posted.
 """
 
+import re
 from dataclasses import dataclass
 
 from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from governance.instruments import INSTRUMENTS, canada_aia, eu_ai_act
+from governance.instruments import INSTRUMENTS, canada_aia, eu_ai_act, risk_register
 from governance.instruments.surveyjs import CHOICE_TYPES, TEXT_MAX_LENGTH, Question
 
 BOOLEAN_CHOICES = (("true", _("Yes")), ("false", _("No")))
@@ -174,3 +175,127 @@ class DecisionForm(forms.Form):
     comment = forms.CharField(
         label=_("Comment"), required=False, max_length=COMMENT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+# Risk register ------------------------------------------------------------------------------------------
+
+MITIGATION_STATUS = re.compile(rf"\s*\[({'|'.join(risk_register.MITIGATION_STATUSES)})\]\s*$")
+RISK_STATUS_LABELS = {
+    "open": _("Open"),
+    "mitigating": _("Being mitigated"),
+    "accepted": _("Accepted"),
+    "closed": _("Closed"),
+}
+
+
+def _scale(labels: list[str]) -> list[tuple[str, str]]:
+    return [("", "—")] + [(str(number), f"{number} · {label}") for number, label in enumerate(labels, start=1)]
+
+
+class RiskForm(forms.Form):
+    """One row of the register. Scales and statuses are judged by the register's own validator."""
+
+    id = forms.CharField(label=_("Id"), required=False, max_length=100)
+    title = forms.CharField(label=_("Risk"), required=False)
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    category = forms.CharField(label=_("Category"), required=False)
+    likelihood = LenientChoiceField(label=_("Likelihood"), required=False)
+    severity = LenientChoiceField(label=_("Severity"), required=False)
+    mitigations = forms.CharField(
+        label=_("Mitigations"),
+        required=False,
+        help_text=_("One action a line; end a line with [planned], [in_progress] or [done] to give its status."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    owner = forms.CharField(label=_("Owner"), required=False)
+    residual_likelihood = LenientChoiceField(label=_("Residual likelihood"), required=False)
+    residual_severity = LenientChoiceField(label=_("Residual severity"), required=False)
+    status = LenientChoiceField(label=_("Status"), required=False)
+
+    def __init__(self, *args, matrix: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("likelihood", "residual_likelihood"):
+            self.fields[name].choices = _scale(matrix["likelihood"])
+        for name in ("severity", "residual_severity"):
+            self.fields[name].choices = _scale(matrix["severity"])
+        self.fields["status"].choices = list(RISK_STATUS_LABELS.items())
+
+    @staticmethod
+    def initial_for(risk: dict) -> dict:
+        initial = {key: value for key, value in risk.items() if key != "mitigations"}
+        lines = []
+        for item in risk.get("mitigations", []) or []:
+            if isinstance(item, dict):
+                lines.append(f"{item.get('action', '')} [{item.get('status', 'planned')}]")
+        initial["mitigations"] = "\n".join(lines)
+        return initial
+
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return not any(data.get(key) for key in self.fields if key != "status")
+
+    def risk(self, number: int) -> dict:
+        """The row in the register's JSON shape; an empty id becomes R<number>."""
+        data = self.cleaned_data
+        risk = {"id": data["id"] or f"R{number}"}
+        for key in ("title", "description", "category", "owner"):
+            if data[key]:
+                risk[key] = data[key]
+        for key in ("likelihood", "severity", "residual_likelihood", "residual_severity"):
+            if data[key] not in (None, ""):
+                risk[key] = int(data[key]) if str(data[key]).isdigit() else data[key]
+        risk["status"] = data["status"] or "open"
+        mitigations = []
+        for line in (data["mitigations"] or "").splitlines():
+            if not line.strip():
+                continue
+            match = MITIGATION_STATUS.search(line)
+            action = line[: match.start()].strip() if match else line.strip()
+            mitigations.append({"action": action, "status": match.group(1) if match else "planned"})
+        if mitigations:
+            risk["mitigations"] = mitigations
+        return risk
+
+
+class BaseRiskFormSet(forms.BaseFormSet):
+    def __init__(self, *args, matrix: dict, **kwargs):
+        self.matrix = matrix
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "matrix": self.matrix}
+
+    @property
+    def empty_form(self):
+        form = self.form(auto_id=self.auto_id, prefix=self.add_prefix("__prefix__"), matrix=self.matrix)
+        self.add_fields(form, None)
+        return form
+
+    def answers(self, previous: dict) -> dict:
+        """The register's answers: the kept matrix (if one was given) and the non-blank, non-deleted rows."""
+        risks, rows = [], []
+        for form in self.forms:
+            if form.is_blank() or (self.can_delete and self._should_delete_form(form)):
+                continue
+            risks.append(form.risk(len(risks) + 1))
+            rows.append(form)
+        self.rows = rows
+        answers = {"risks": risks}
+        if "matrix" in previous:
+            answers["matrix"] = previous["matrix"]
+        return answers
+
+    def add_service_errors(self, messages: list[str]) -> None:
+        """Put "risks[i].field: ..." messages on row i's field, everything else above the table."""
+        for message in messages:
+            match = re.match(r"risks\[(\d+)\](?:\.([a-z_]+))?", message)
+            rows = getattr(self, "rows", [])
+            if match and int(match.group(1)) < len(rows):
+                form = rows[int(match.group(1))]
+                field = match.group(2) if match.group(2) in form.fields else None
+                form.add_error(field, message)
+            else:
+                self.non_form_errors().append(message)
+
+
+RiskFormSet = forms.formset_factory(RiskForm, formset=BaseRiskFormSet, extra=2, can_delete=True, max_num=500)

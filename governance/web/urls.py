@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.assessment_new, name="new"),
     path("<int:pk>/", views.assessment_detail, name="detail"),
     path("<int:pk>/edit/<str:page>/", views.assessment_page, name="page"),
+    path("<int:pk>/risks/", views.assessment_risks, name="risks"),
     path("<int:pk>/review/", views.assessment_review, name="review"),
     path("<int:pk>/submit/", views.assessment_submit, name="submit"),
     path("<int:pk>/accept/", views.assessment_accept, name="accept"),

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from governance import services
-from governance.instruments import INSTRUMENTS, canada_aia, eu_ai_act
+from governance.instruments import INSTRUMENTS, canada_aia, eu_ai_act, risk_register
 from governance.models import AssessmentStatus, RiskAssessment
 from governance.services.assessments import EDITABLE
 from governance.web.forms import (
@@ -27,6 +27,8 @@ from governance.web.forms import (
     DecisionForm,
     NewAssessmentForm,
     PageForm,
+    RiskForm,
+    RiskFormSet,
     SurveyPage,
     language,
     localized,
@@ -142,7 +144,13 @@ def result_context(assessment: RiskAssessment) -> dict:
             "reasons": result.get("reasons", []),
             "obligations": result.get("obligations", []),
         }
-    return {"kind": "register", "result": result, "risks": result.get("risks", [])}
+    titles = {
+        risk.get("id"): risk.get("title", "")
+        for risk in (assessment.answers or {}).get("risks", [])
+        if isinstance(risk, dict)
+    }
+    rows = [row | {"title": titles.get(row.get("id"), "")} for row in result.get("risks", [])]
+    return {"kind": "register", "result": result, "risks": rows}
 
 
 def _instrument_name(assessment: RiskAssessment) -> str:
@@ -163,7 +171,7 @@ def _page_url(assessment, page: SurveyPage | None) -> str:
 def _first_page_url(assessment) -> str:
     pages = survey_pages(assessment.instrument, assessment.version)
     if pages is None:
-        return reverse("assessments:detail", args=[assessment.pk])
+        return reverse("assessments:risks", args=[assessment.pk])
     visible = _visible_pages(pages, assessment.answers)
     return _page_url(assessment, visible[0] if visible else None)
 
@@ -301,6 +309,38 @@ def _after_save(request, assessment, pages, current, form):
     return redirect(_page_url(assessment, later[0] if later else None))
 
 
+@login_required
+def assessment_risks(request, pk):
+    """The risk register as one table of rows (blank rows to add more); saved through the same service."""
+    assessment = _filed(request.user, pk)
+    if assessment.instrument != risk_register.SLUG:
+        raise Http404
+    if assessment.status not in EDITABLE:
+        return redirect("assessments:detail", pk=assessment.pk)
+    previous = assessment.answers or {}
+    matrix = previous.get("matrix") if isinstance(previous.get("matrix"), dict) else None
+    matrix = {**risk_register.DEFAULT_MATRIX, **(matrix or {})}
+    initial = [RiskForm.initial_for(risk) for risk in previous.get("risks", []) if isinstance(risk, dict)]
+    formset = RiskFormSet(request.POST or None, initial=initial, matrix=matrix, prefix="risks")
+    if request.method == "POST" and formset.is_valid():
+        try:
+            answers = formset.answers(previous)
+            assessment = services.assessment_update(assessment=assessment, actor=request.user, answers=answers)
+        except ValidationError as error:
+            formset.add_service_errors(_messages(error))
+        except InvalidTransition as error:
+            messages.error(request, str(error.message))
+            return redirect("assessments:detail", pk=assessment.pk)
+        else:
+            if request.POST.get("action") == "next":
+                return redirect("assessments:review", pk=assessment.pk)
+            messages.success(request, DRAFT_SAVED)
+            return redirect("assessments:risks", pk=assessment.pk)
+    has_errors = bool(formset.non_form_errors()) or any(form.errors for form in formset.forms)
+    context = _base_context(request, assessment) | {"formset": formset, "matrix": matrix}
+    return render(request, "assessments/risks.html", context, status=400 if has_errors else 200)
+
+
 def _review_context(request, assessment, errors=()):
     pages = survey_pages(assessment.instrument, assessment.version) or []
     instrument = INSTRUMENTS[assessment.instrument]
@@ -311,6 +351,7 @@ def _review_context(request, assessment, errors=()):
             {"name": p.name, "title": localized(p.title), "url": _page_url(assessment, p)}
             for p in _visible_pages(pages, assessment.answers)
         ],
+        "edit_url": _first_page_url(assessment),
         "incomplete": [str(message) for message in evaluation.incomplete],
         "errors": list(errors),
         "summary": result_context(assessment),

@@ -325,3 +325,84 @@ class AssessmentDecisionTests:
         assert response.status_code == 403
         assessment.refresh_from_db()
         assert assessment.status == AssessmentStatus.SUBMITTED
+
+
+def risk_rows(*rows, initial=0):
+    """The risk formset's POST data for `rows` (dicts of field → value)."""
+    data = {
+        "risks-TOTAL_FORMS": str(len(rows)),
+        "risks-INITIAL_FORMS": str(initial),
+        "risks-MIN_NUM_FORMS": "0",
+        "risks-MAX_NUM_FORMS": "500",
+    }
+    for index, row in enumerate(rows):
+        data |= {f"risks-{index}-{key}": value for key, value in row.items()}
+    return data
+
+
+class RiskRegisterFormTests:
+    def test_a_filer_records_risks_and_sees_their_levels(self, world, signed_in):
+        client = signed_in(world.filer)
+        response = client.post(
+            f"/assessments/new/?registration={world.registration.pk}", {"instrument": "risk-register"}
+        )
+        assessment = RiskAssessment.objects.get()
+        assert response["Location"] == f"/assessments/{assessment.pk}/risks/"
+        assert client.get(response["Location"]).status_code == 200
+
+        data = risk_rows(
+            {
+                "title": "Wrongful denial of benefits",
+                "likelihood": "4",
+                "severity": "5",
+                "owner": "Benefits office",
+                "mitigations": "Human review of every denial [done]\nQuarterly bias audit",
+                "residual_likelihood": "2",
+                "residual_severity": "4",
+                "status": "mitigating",
+            },
+            {"title": "", "likelihood": "", "severity": "", "status": "open"},
+        )
+        response = client.post(f"/assessments/{assessment.pk}/risks/", {**data, "action": "next"})
+        assert response["Location"] == f"/assessments/{assessment.pk}/review/"
+        assessment.refresh_from_db()
+        assert assessment.answers["risks"] == [
+            {
+                "id": "R1",
+                "title": "Wrongful denial of benefits",
+                "owner": "Benefits office",
+                "likelihood": 4,
+                "severity": 5,
+                "residual_likelihood": 2,
+                "residual_severity": 4,
+                "status": "mitigating",
+                "mitigations": [
+                    {"action": "Human review of every denial", "status": "done"},
+                    {"action": "Quarterly bias audit", "status": "planned"},
+                ],
+            }
+        ]
+        assert assessment.result["highest_residual_level"] == "medium"
+        html = client.get(f"/assessments/{assessment.pk}/review/").content.decode()
+        assert "Wrongful denial of benefits" in html
+        assert "20 (critical)" in html and "8 (medium)" in html
+        assert client.post(f"/assessments/{assessment.pk}/submit/").status_code == 302
+        assessment.refresh_from_db()
+        assert assessment.status == AssessmentStatus.SUBMITTED
+
+    def test_a_residual_risk_above_the_inherent_one_is_a_row_error(self, world, signed_in):
+        assessment = draft(world, instrument="risk-register")
+        data = risk_rows(
+            {
+                "title": "Data leak",
+                "likelihood": "2",
+                "severity": "2",
+                "residual_likelihood": "5",
+                "residual_severity": "5",
+            }
+        )
+        response = signed_in(world.filer).post(f"/assessments/{assessment.pk}/risks/", data)
+        assert response.status_code == 400
+        assert "risks[0]: the residual risk cannot exceed the inherent risk." in response.content.decode()
+        assessment.refresh_from_db()
+        assert assessment.answers == {}
