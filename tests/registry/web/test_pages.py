@@ -49,3 +49,16 @@ class LanguageTests:
         assert response.status_code == 302
         response = client.get("/accounts/login/")
         assert b'<html lang="fr">' in response.content
+        html = response.content.decode()
+        assert "Se connecter" in html and "Mot de passe" in html
+        assert "Registre public" in html
+
+    def test_the_dashboard_speaks_french(self):
+        user = UserFactory()
+        client = Client()
+        client.force_login(user)
+        client.post("/i18n/setlang/", {"language": "fr", "next": "/dashboard/"})
+        html = client.get("/dashboard/").content.decode()
+        assert "Tableau de bord" in html
+        assert "Vue d’ensemble de mes enregistrements" in html
+        assert "Par niveau de risque" in html and "Risque élevé" in html
