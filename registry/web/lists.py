@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from registry.choices import ComplianceStatus, LifecycleStage, RegistrationStatus, RiskTier
 from registry.exporters.registers import (
     CHUNK_SIZE,
     CSV_HEADER,
@@ -30,6 +31,15 @@ COUNT_CAP = 10_000
 EXPORT_HEADER = [*CSV_HEADER, "compliance_status"]
 INVALID_FILTERS = _("Some filters are not valid; the list below ignores them.")
 INVALID_EXPORT = _("Some filters are not valid: correct them in the list, then export again.")
+
+# The checkbox groups of the filter form: (parameter, choices). Rendered from plain data rather than through
+# CheckboxSelectMultiple's per-option templates, which cost more than the whole table on a 50-row page.
+CHOICE_FILTERS = [
+    ("status", RegistrationStatus),
+    ("risk_tier", RiskTier),
+    ("compliance_status", ComplianceStatus),
+    ("lifecycle_stage", LifecycleStage),
+]
 
 # Column headings of the table, in order: (sort key or None, heading).
 COLUMNS = [
@@ -69,6 +79,42 @@ def _query_string(params, **changes) -> str:
     return urlencode(query, doseq=True)
 
 
+def choice_groups(filterset, params) -> list[dict]:
+    """The filter form's checkbox groups with what the request checked, for the template to write out."""
+    groups = []
+    for name, choices in CHOICE_FILTERS:
+        checked = set(params.getlist(name))
+        field = filterset.form[name]
+        groups.append(
+            {
+                "name": name,
+                "label": field.label,
+                "errors": field.errors if filterset.is_bound else "",
+                "options": [
+                    {"id": f"id_{name}_{index}", "value": value, "label": label, "checked": value in checked}
+                    for index, (value, label) in enumerate(choices.choices)
+                ],
+            }
+        )
+    return groups
+
+
+def label_rows(rows) -> None:
+    """Choice labels on each row, from one lookup table per column (`get_FOO_display` rebuilds its table per
+    call, which showed in the page's profile)."""
+    tables = {
+        "status_label": ("status", dict(RegistrationStatus.choices)),
+        "risk_tier_label": ("risk_tier", dict(RiskTier.choices)),
+        "compliance_status_label": ("compliance_status", dict(ComplianceStatus.choices)),
+    }
+    stages = dict(LifecycleStage.choices)
+    for row in rows:
+        for attribute, (field, labels) in tables.items():
+            value = getattr(row, field)
+            setattr(row, attribute, labels.get(value, value))
+        row.lifecycle_stage_label = stages.get(row.system.lifecycle_stage, row.system.lifecycle_stage)
+
+
 def _page_number(value) -> int:
     try:
         return max(1, int(value))
@@ -100,6 +146,7 @@ def registration_list(request):
     )
     has_next = len(rows) > PAGE_SIZE and page < max_page
     rows = rows[:PAGE_SIZE]
+    label_rows(rows)
     if page == 1 and not has_next:
         total, capped = len(rows), False
     else:
@@ -124,6 +171,7 @@ def registration_list(request):
     context = {
         "filterset": filterset,
         "form": filterset.form,
+        "choice_groups": choice_groups(filterset, request.GET),
         "rows": rows,
         "columns": columns,
         "sort": sort,
