@@ -5,7 +5,6 @@ character per check, plus the message of each rule that failed to evaluate.
 """
 
 from django.utils import timezone
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -13,10 +12,9 @@ from rest_framework import serializers
 
 from governance.api.serializers import CommunitySlugField, NamedChoiceField, UserField
 from governance.choices import FindingStatus, ResultCode, ResultStatus, RunStatus, RunTrigger, Severity
+from governance.evaluation import result_reason
 from governance.models import ComplianceResult, ComplianceRun, Finding
 from registry.api.serializers import StrictSerializer
-
-FAILED_RULE = _("Check failed: %(rule)s")
 
 
 class RunStatusField(NamedChoiceField):
@@ -123,21 +121,9 @@ class ComplianceResultSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_reason(self, result):
-        return result_reason(
-            result.code, rule=result.requirement.check_rule, error=getattr(result, "error_message", None) or ""
-        )
-
-
-def result_reason(code: str, *, rule: str = "", error: str = "") -> str:
-    """Why a check has its result: the code's words, the failing rule itself, or the evaluation error."""
-    if code == ResultCode.ERROR and error:
-        return error
-    if code == ResultCode.FAILED and rule:
-        return gettext(FAILED_RULE) % {"rule": rule}
-    try:
-        return str(ResultCode(code).label)
-    except ValueError:
-        return str(ResultCode.ERROR.label)
+        # The engine's own wording (the same as a finding's reason): the failing rule, the evidence asked
+        # for, or, for an error, the message stored with the compact state (see attach_error_messages).
+        return result_reason(result.code, result.requirement, getattr(result, "error_message", ""))
 
 
 class FindingSerializer(serializers.ModelSerializer):

@@ -13,9 +13,11 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from governance.api import compliance_serializers as s
-from governance.choices import ResultCode
+from governance.choices import ResultCode, RunTrigger
 from governance.compliance_filtersets import ComplianceResultFilterSet, FindingFilterSet
 from governance.models import ComplianceResult, ComplianceRun, Finding, RegistrationCompliance
+from governance.models.compliance import ACTIVE_RUN_STATUSES
+from governance.services.compliance import SweepAlreadyRunning, compliance_run_start
 from registry.api.errors import Conflict
 from registry.api.pagination import IdCursorPagination
 from registry.api.views import RegistryViewSet
@@ -50,8 +52,6 @@ class ComplianceRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Reg
 
         Answers 202 at once with the queued run and its URL in `Location`; poll it for progress.
         """
-        from governance.services.compliance import SweepAlreadyRunning, compliance_run_start
-
         serializer = s.ComplianceRunCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         community = serializer.validated_data["community"]
@@ -59,10 +59,12 @@ class ComplianceRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Reg
         if not regulated.filter(pk=community.pk).exists():
             raise PermissionDenied(NOT_A_REGULATOR)
         try:
-            run = compliance_run_start(community=community, actor=request.user, trigger="manual")
+            run = compliance_run_start(community=community, actor=request.user, trigger=RunTrigger.MANUAL)
         except SweepAlreadyRunning as error:
-            active = getattr(error, "run", None)
-            raise Conflict(SWEEP_RUNNING % {"run": getattr(active, "pk", "?")}, code="sweep_running") from error
+            active = ComplianceRun.objects.filter(
+                community=community, lock_key__isnull=False, status__in=ACTIVE_RUN_STATUSES
+            ).first()
+            raise Conflict(SWEEP_RUNNING % {"run": active.pk if active else "?"}, code="sweep_running") from error
         response = self.respond(run, status.HTTP_202_ACCEPTED)
         response["Location"] = reverse("compliance-run-detail", kwargs={"pk": run.pk}, request=request)
         return response

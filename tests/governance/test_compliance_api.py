@@ -134,7 +134,7 @@ class ComplianceResultApiTests:
         assert [(r["requirement_code"], r["status"], r["code"], r["reason"]) for r in rows] == [
             ("R1", "pass", "P", "Check passed."),
             ("R2", "fail", "F", "Check failed: true"),
-            ("R3", "fail", "E", "Evidence needed."),
+            ("R3", "fail", "E", "Evidence needed: An AIA."),
             ("R4", "error", "X", "no such key: 'system.owner'"),
         ]
         first = rows[0]
@@ -309,7 +309,74 @@ class ComplianceRunApiTests:
         assert rows[0]["status"] == "queued" and rows[0]["percent"] == 0
 
 
-ROLES = ["regulator", "ancestor regulator", "viewer", "filer", "other organization", "outsider", "anonymous"]
+class StartSweepApiTests:
+    def test_a_regulator_starts_a_sweep(self, world, client_for):
+        user = regulator(world["region"])
+
+        response = client_for(user).post(RUNS, {"community": "region"})
+
+        assert response.status_code == 202, response.content
+        body = response.json()
+        run = ComplianceRun.objects.get(pk=body["id"])
+        assert body["status"] == "queued"
+        assert (body["trigger"], body["community"], body["created_by"]) == ("manual", "region", user.username)
+        assert response["Location"] == f"http://testserver{RUNS}{run.pk}/"
+        assert client_for(user).get(response["Location"]).json()["id"] == run.pk
+
+    def test_an_ancestor_regulator_starts_a_childs_sweep(self, world, client_for):
+        response = client_for(regulator(world["region"])).post(RUNS, {"community": "city"})
+
+        assert response.status_code == 202
+        assert response.json()["community"] == "city"
+
+    def test_a_second_sweep_of_the_same_community_is_a_409(self, world, client_for):
+        client = client_for(regulator(world["region"]))
+        first = client.post(RUNS, {"community": "region"}).json()
+
+        response = client.post(RUNS, {"community": "region"})
+
+        assert response.status_code == 409
+        assert response.json()["code"] == "sweep_running"
+        assert f"run {first['id']}" in response.json()["detail"]
+        assert ComplianceRun.objects.filter(community=world["region"]).count() == 1
+
+    def test_unknown_or_missing_community_is_a_400_naming_it(self, world, client_for):
+        client = client_for(regulator(world["region"]))
+
+        for body in ({"community": "atlantis"}, {}, {"community": "region", "extra": 1}):
+            response = client.post(RUNS, body)
+            assert response.status_code == 400, body
+            assert set(response.json()) & {"community", "extra"}
+        assert not ComplianceRun.objects.filter(community=world["region"]).exists()
+
+    @pytest.mark.parametrize("role", ["viewer", "filer", "outsider"])
+    def test_only_regulators_start_sweeps(self, world, client_for, role):
+        response = client_for(person(world, role)).post(RUNS, {"community": "city"})
+
+        assert response.status_code == 403
+        assert "regulators" in response.json()["detail"]
+        assert not ComplianceRun.objects.filter(trigger=RunTrigger.MANUAL).exists()
+
+    def test_a_city_regulator_cannot_sweep_the_region_above(self, world, client_for):
+        response = client_for(regulator(world["city"])).post(RUNS, {"community": "region"})
+
+        assert response.status_code == 403
+
+    def test_anonymous_is_a_401(self, world, client_for):
+        assert client_for(None).post(RUNS, {"community": "city"}).status_code == 401
+
+    def test_idempotency_key_replays_the_first_answer(self, world, client_for):
+        client = client_for(regulator(world["region"]))
+        headers = {"Idempotency-Key": "sweep-region-1"}
+
+        first = client.post(RUNS, {"community": "region"}, headers=headers)
+        again = client.post(RUNS, {"community": "region"}, headers=headers)
+
+        assert (first.status_code, again.status_code) == (202, 202)
+        assert again.json()["id"] == first.json()["id"]
+        assert again["Location"] == first["Location"]
+        assert again["Idempotent-Replayed"] == "true"
+        assert ComplianceRun.objects.filter(community=world["region"]).count() == 1
 
 
 def person(world, role):
