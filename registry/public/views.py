@@ -49,6 +49,7 @@ def register(request, slug):
         "subcommunities": subcommunities,
         "form": form,
         "page": page,
+        "sort": filters["sort"],
         "filtered": any(value for name, value in filters.items() if name != "sort"),
         "licence": DATA_LICENCE,
     }

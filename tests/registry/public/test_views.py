@@ -249,6 +249,8 @@ class PublicRegisterSearchTests:
         assert order("-name") == [patrol.pk, bus.pk]
         assert order("-date") == [patrol.pk, bus.pk]
         assert order("date") == [bus.pk, patrol.pk]
+        html = client.get("/register/riverton/", {"sort": "-date"}).content.decode()
+        assert '<th scope="col" aria-sort="descending"><a href="/register/riverton/?sort=date">' in html
 
     def test_pagination_keeps_the_search(self, client, register):
         for number in range(30):
