@@ -3,8 +3,10 @@
 import datetime
 import hashlib
 import hmac
+import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -362,6 +364,66 @@ class WebhookNotificationTests:
         fresh.refresh_from_db()
         assert (lost.status, fresh.status) == ("succeeded", "pending")
         assert [json.loads(request["body"])["event"] for request in receiver.requests] == ["x"]
+
+
+# A Redis database of its own, so no other worker on this machine takes these messages.
+TEST_BROKER_URL = "redis://127.0.0.1:6379/13"
+
+
+@pytest.fixture
+def real_worker():
+    """A Celery worker in a thread on the real Redis broker, for tests that must not run eagerly."""
+    from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_postrun
+    from django.db import connections
+
+    from config.celery import app
+
+    def close_connections(**kwargs):
+        connections.close_all()  # in the worker thread, so the test database can be dropped afterwards
+
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=TEST_BROKER_URL, task_always_eager=False)
+    app._pool = None
+    task_postrun.connect(close_connections, weak=False)
+    with app.connection() as connection:
+        connection.default_channel.queue_purge("celery")
+    try:
+        with start_worker(app, perform_ping_check=False, shutdown_timeout=30) as worker:
+            yield worker
+    finally:
+        task_postrun.disconnect(close_connections)
+        app.conf.update(saved)
+        app._pool = None
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+class WebhookWorkerTests:
+    def test_a_real_worker_retries_through_the_broker_with_backoff(self, world, real_worker, monkeypatch):
+        monkeypatch.setattr("registry.services.webhooks.RETRY_DELAYS", (1, 1, 1, 1, 1))
+        with Receiver(codes=[500, 503, 200]) as receiver:
+            webhook = make_webhook(world["organization"], receiver.url, events=["compliance.status_changed"])
+            with transaction.atomic():
+                notify_status_changes([change(world["registration"])])
+            assert wait_for(lambda: WebhookDelivery.objects.filter(webhook=webhook, status="succeeded").exists())
+
+        delivery = WebhookDelivery.objects.get(webhook=webhook)
+        assert [entry["response_code"] for entry in delivery.log] == [500, 503, 200]
+        attempts = [datetime.datetime.fromisoformat(entry["at"]) for entry in delivery.log]
+        # Each retry waited for its countdown in the broker rather than running at once.
+        assert all(
+            later - earlier >= datetime.timedelta(seconds=0.9) for earlier, later in itertools.pairwise(attempts)
+        )
+        assert len(receiver.requests) == 3
 
 
 class WebhookSignTests:
