@@ -22,6 +22,8 @@ from registry.permissions import Action
 from registry.services.audit import audit_record
 from registry.services.common import locked_for
 
+from .compliance import compliance_check_after_commit
+
 UNKNOWN_INSTRUMENT = _("Unknown instrument; choose one of %(instruments)s.")
 UNKNOWN_VERSION = _("%(instrument)s has no version %(version)s; choose one of %(versions)s.")
 ANSWERS_NOT_OBJECT = _("Give the answers as an object mapping question names to answers.")
@@ -107,6 +109,7 @@ def assessment_create(
         changes={"assessment": [None, {"instrument": found.slug, "version": version}]}
         | {"result": [None, summary(found.slug, assessment.result)]},
     )
+    compliance_check_after_commit([assessment.registration_id])
     return assessment
 
 
@@ -133,6 +136,7 @@ def assessment_import_aia(*, actor, registration: Registration, file) -> RiskAss
         | {"result": [None, summary(instrument.slug, assessment.result)]},
         comment=f"{len(assessment.warnings)} warning(s)" if assessment.warnings else "",
     )
+    compliance_check_after_commit([assessment.registration_id])
     return assessment
 
 
@@ -162,6 +166,7 @@ def assessment_update(*, assessment: RiskAssessment, actor, answers) -> RiskAsse
         changes={"answered": [answered, len(assessment.answers)]}
         | ({"result": [before, after]} if before != after else {}),
     )
+    compliance_check_after_commit([assessment.registration_id])
     return assessment
 
 
@@ -194,6 +199,7 @@ def assessment_submit(*, assessment: RiskAssessment, actor) -> RiskAssessment:
         action="submitted",
         changes={"status": [previous, "submitted"]},
     )
+    compliance_check_after_commit([assessment.registration_id])
     return assessment
 
 
@@ -264,6 +270,7 @@ def assessment_accept(*, assessment: RiskAssessment, actor, comment: str = "") -
     )
     if instrument.slug == eu_ai_act.SLUG:
         _set_risk_tier(assessment, actor)
+    compliance_check_after_commit([assessment.registration_id])
     return assessment
 
 
@@ -286,4 +293,5 @@ def assessment_return(*, assessment: RiskAssessment, actor, comment: str) -> Ris
         changes={"status": ["submitted", "returned"]},
         comment=comment,
     )
+    compliance_check_after_commit([assessment.registration_id])
     return assessment

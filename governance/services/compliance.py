@@ -137,7 +137,13 @@ def compliance_check_after_commit(registration_ids) -> None:
     """
     ids = sorted({int(pk) for pk in registration_ids})
     if ids:
-        transaction.on_commit(lambda: compliance_check_registrations(registration_ids=ids))
+        transaction.on_commit(lambda: _check_live(ids))
+
+
+def _check_live(ids: list[int]) -> None:
+    live = list(engine.live_registrations().filter(pk__in=ids).values_list("pk", flat=True))
+    if live:
+        compliance_check_registrations(registration_ids=live)
 
 
 def live_registration_ids(*, community: Community | None = None, system=None) -> list[int]:

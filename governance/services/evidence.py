@@ -18,6 +18,8 @@ from registry.permissions import Action
 from registry.services.audit import audit_record
 from registry.services.common import locked_for
 
+from .compliance import compliance_check_after_commit
+
 ALLOWED_EXTENSIONS = {
     ".pdf": "application/pdf",
     ".txt": "text/plain",
@@ -138,6 +140,7 @@ def evidence_submit(
         changes={"evidence": [None, {"requirement": requirement_code, "file": evidence.file_name, "url": url}]},
         comment=statement[:500],
     )
+    compliance_check_after_commit([evidence.registration_id])
     return evidence
 
 
@@ -170,6 +173,7 @@ def evidence_review(*, evidence: Evidence, actor, accept: bool, comment: str, ex
         changes={"status": [EvidenceStatus.SUBMITTED, evidence.status]},
         comment=comment,
     )
+    compliance_check_after_commit([evidence.registration_id])
     return evidence
 
 
@@ -213,6 +217,7 @@ def waiver_grant(
         changes={"waiver": [None, {"requirement": requirement_code, "expires_on": expires_on.isoformat()}]},
         comment=justification,
     )
+    compliance_check_after_commit([waiver.registration_id])
     return waiver
 
 
@@ -232,4 +237,5 @@ def waiver_revoke(*, waiver: Waiver, actor, comment: str = "") -> Waiver:
         changes={"revoked_at": [None, waiver.revoked_at.isoformat()]},
         comment=comment,
     )
+    compliance_check_after_commit([waiver.registration_id])
     return waiver

@@ -104,6 +104,9 @@ def registration_update(*, registration: Registration, actor, **data) -> Registr
     changes = _field_changes(before, registration)
     if changes:
         _audit(registration, actor=actor, action="updated", changes=changes)
+    from governance.services.compliance import compliance_check_after_commit  # here: governance imports registry
+
+    compliance_check_after_commit([registration.pk])
     return registration
 
 
@@ -188,6 +191,9 @@ def registration_transition(*, registration: Registration, actor, action: str, c
     _audit(
         registration, actor=actor, action=action, changes={"status": [previous, registration.status]}, comment=comment
     )
+    from governance.services.compliance import compliance_check_after_commit  # here: governance imports registry
+
+    compliance_check_after_commit([registration.pk])
     return registration
 
 

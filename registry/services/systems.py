@@ -63,6 +63,9 @@ def system_update(*, system: AISystem, actor, **data) -> AISystem:
             system_id=system.pk,
             organization_id=system.organization_id,
         )
+    from governance.services.compliance import compliance_check_after_commit  # here: governance imports registry
+
+    compliance_check_after_commit(system.registrations.values_list("pk", flat=True))
     return system
 
 
