@@ -292,7 +292,10 @@ def assessment_page(request, pk, page):
 
 def _after_save(request, assessment, pages, current, form):
     answers = assessment.answers
-    revealed = [q for q in current.questions if q.is_visible(answers) and q.name not in form.visible]
+    # Questions this save revealed and nobody has answered yet (the script may have shown and filled some).
+    revealed = [
+        q for q in current.questions if q.is_visible(answers) and q.name not in form.visible and q.name not in answers
+    ]
     if revealed and current.is_visible(answers):
         messages.info(request, MORE_QUESTIONS)
         return redirect(_page_url(assessment, current))
