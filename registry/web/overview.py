@@ -130,7 +130,7 @@ def compliance_trend(*, community_ids: list[int] | None, today: datetime.date) -
     )
 
 
-def trend_chart(points: list[dict], *, width: int = 640, height: int = 220) -> dict | None:
+def trend_chart(points: list[dict], *, width: int = 960, height: int = 240) -> dict | None:
     """Coordinates for a server-rendered SVG line chart of the trend (None when there is nothing to draw)."""
     if not points:
         return None

@@ -233,7 +233,9 @@ class TrendTests:
         assert "<svg" in html and "<polyline" in html
         latest = html[html.index('id="trend-latest"') :]
         assert "<td>14</td>" in latest and "<td>2</td>" in latest
-        assert "500" not in html[html.index('id="compliance-trend"') : html.index('id="latest-sweep"')]
+        trend_card = html[html.index('id="compliance-trend"') :]
+        assert "<td>14</td>" in trend_card[: trend_card.index("</section>")]
+        assert "500" not in trend_card[: trend_card.index("</section>")]
 
 
 class SweepTests:
