@@ -7,6 +7,8 @@ Visibility (`visibleIf`) is decided on the server from the saved answers each ti
 optional script only shows and hides questions sooner.
 """
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,6 +16,8 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -122,6 +126,15 @@ def answer_sections(pages: list[SurveyPage], answers: dict) -> list[dict]:
     return sections
 
 
+_LINK = re.compile(r"&lt;a href=&quot;(https://[^&\s]+)&quot;&gt;(.*?)&lt;/a&gt;")
+
+
+def rich_text(text: str) -> str:
+    """The Directive's obligation texts carry a few plain links: keep those, escape everything else."""
+    escaped = re.sub(r"\n{3,}", "\n\n", str(escape(text)).replace("\r", ""))
+    return mark_safe(_LINK.sub(r'<a href="\1" rel="noopener">\2</a>', escaped))
+
+
 def result_context(assessment: RiskAssessment) -> dict:
     """What the result block shows: scores and level with the Directive's obligations, or tier and reasons."""
     result = assessment.result or {}
@@ -129,7 +142,7 @@ def result_context(assessment: RiskAssessment) -> dict:
     if assessment.instrument == canada_aia.SLUG:
         level = result.get("impact_level")
         obligations = [
-            {"title": localized(item["title"], lang), "text": localized(item["text"], lang)}
+            {"title": localized(item["title"], lang), "text": rich_text(localized(item["text"], lang))}
             for item in canada_aia.obligations(level)
         ]
         return {"kind": "aia", "result": result, "level": LEVELS.get(level, ""), "obligations": obligations}
@@ -344,6 +357,23 @@ def assessment_risks(request, pk):
     return render(request, "assessments/risks.html", context, status=400 if has_errors else 200)
 
 
+def _incomplete(assessment, pages: list[SurveyPage], problems) -> list[dict]:
+    """Each missing answer with the title of its question and a link to its page."""
+    where = {q.name: (q, page) for page in pages for q in page.questions}
+    items = []
+    for problem in map(str, problems):
+        name = problem.split(":", 1)[0]
+        question, page = where.get(name, (None, None))
+        items.append(
+            {
+                "message": problem,
+                "title": localized(question.title) if question else "",
+                "url": _page_url(assessment, page) if page else "",
+            }
+        )
+    return items
+
+
 def _review_context(request, assessment, errors=()):
     pages = survey_pages(assessment.instrument, assessment.version) or []
     instrument = INSTRUMENTS[assessment.instrument]
@@ -355,7 +385,7 @@ def _review_context(request, assessment, errors=()):
             for p in _visible_pages(pages, assessment.answers)
         ],
         "edit_url": _first_page_url(assessment),
-        "incomplete": [str(message) for message in evaluation.incomplete],
+        "incomplete": _incomplete(assessment, pages, evaluation.incomplete),
         "errors": list(errors),
         "summary": result_context(assessment),
         "warnings": assessment.warnings,

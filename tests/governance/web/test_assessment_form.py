@@ -16,7 +16,7 @@ from governance import services
 from governance.instruments import canada_aia, surveyjs
 from governance.models import AssessmentStatus, RiskAssessment
 from governance.services.assessments import COMMENT_REQUIRED, INCOMPLETE
-from governance.web.views import MORE_QUESTIONS
+from governance.web.views import MORE_QUESTIONS, rich_text
 from registry.choices import CommunityRole, RegistrationStatus, RiskTier
 from tests.factories import (
     AISystemFactory,
@@ -406,3 +406,13 @@ class RiskRegisterFormTests:
         assert "risks[0]: the residual risk cannot exceed the inherent risk." in response.content.decode()
         assessment.refresh_from_db()
         assert assessment.answers == {}
+
+
+class ObligationTextTests:
+    def test_the_directives_links_survive_and_nothing_else_is_markup(self):
+        text = 'See <a href="https://www.canada.ca/en/gba.html">GBA Plus</a>.\n\n\n\n<script>alert(1)</script>'
+        assert rich_text(text) == (
+            'See <a href="https://www.canada.ca/en/gba.html" rel="noopener">GBA Plus</a>.\n\n'
+            "&lt;script&gt;alert(1)&lt;/script&gt;"
+        )
+        assert "<a" not in rich_text('<a href="javascript:alert(1)">x</a>')
