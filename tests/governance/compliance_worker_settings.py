@@ -1,0 +1,15 @@
+"""Settings of the Celery worker that tests/governance/test_compliance_worker.py starts as a subprocess.
+
+The test settings, with a broker visibility timeout of seconds instead of an hour: a chunk whose worker
+was SIGKILLed is unacknowledged (late acknowledgement), and Redis hands it to another worker only once
+the timeout has passed, so the test would otherwise wait an hour to see it recovered.
+"""
+
+from config.settings_test import *  # noqa: F403
+
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 4,
+    # Look for abandoned messages every second rather than every 10 × 10 s.
+    "unacked_restore_interval": 1,
+    "unacked_restore_throttle": 1,
+}
