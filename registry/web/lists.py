@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -27,6 +28,7 @@ from registry.web.communities import community_tree
 from registry.web.forms import DEFAULT_SORT, SORTS, DashboardRegistrationFilterSet, sort_ordering
 
 PAGE_SIZE = 50
+DETAIL_URL_PLACEHOLDER = 987654321
 COUNT_CAP = 10_000
 EXPORT_HEADER = [*CSV_HEADER, "compliance_status"]
 INVALID_FILTERS = _("Some filters are not valid; the list below ignores them.")
@@ -99,6 +101,18 @@ def choice_groups(filterset, params) -> list[dict]:
     return groups
 
 
+def community_options(tree, selected: str) -> list[dict]:
+    """The community picker's options in tree order, indented by depth (written out by the template, see above)."""
+    return [
+        {
+            "value": node.community.slug,
+            "label": "\u00a0\u00a0" * node.depth + node.community.name,
+            "selected": node.community.slug == selected,
+        }
+        for node in tree
+    ]
+
+
 def label_rows(rows) -> None:
     """Choice labels on each row, from one lookup table per column (`get_FOO_display` rebuilds its table per
     call, which showed in the page's profile)."""
@@ -108,10 +122,17 @@ def label_rows(rows) -> None:
         "compliance_status_label": ("compliance_status", dict(ComplianceStatus.choices)),
     }
     stages = dict(LifecycleStage.choices)
+    # One reverse() for the page (each costs more than a table row); the pk is swapped into the result.
+    try:
+        detail_pattern = reverse("web:registration-detail", args=[DETAIL_URL_PLACEHOLDER])
+    except NoReverseMatch:  # the detail page is optional: fall back to its planned address
+        detail_pattern = f"/registrations/{DETAIL_URL_PLACEHOLDER}/"
     for row in rows:
+        row.detail_url = detail_pattern.replace(str(DETAIL_URL_PLACEHOLDER), str(row.pk))
         for attribute, (field, labels) in tables.items():
             value = getattr(row, field)
             setattr(row, attribute, labels.get(value, value))
+        row.updated_iso = row.updated_at.isoformat()
         row.lifecycle_stage_label = stages.get(row.system.lifecycle_stage, row.system.lifecycle_stage)
 
 
@@ -172,6 +193,7 @@ def registration_list(request):
         "filterset": filterset,
         "form": filterset.form,
         "choice_groups": choice_groups(filterset, request.GET),
+        "community_options": community_options(filterset.tree, request.GET.get("community", "")),
         "rows": rows,
         "columns": columns,
         "sort": sort,
