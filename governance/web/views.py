@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import escape
@@ -211,13 +211,25 @@ def assessment_list(request):
     if request.GET.get("registration"):
         registration = _registration(request.user, request.GET["registration"])
         assessments = assessments.filter(registration=registration)
+    status = request.GET.get("status", "")
+    if status:
+        if status not in AssessmentStatus.values:
+            return HttpResponseBadRequest(_("Unknown status."))
+        assessments = assessments.filter(status=status)
     page = Paginator(assessments.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [{"assessment": a, "name": _instrument_name(a), "summary": result_context(a)} for a in page.object_list]
     can_file = registration is not None and _may(Registration, request.user, registration.pk, Action.FILE)
     return render(
         request,
         "assessments/list.html",
-        {"registration": registration, "page": page, "rows": rows, "can_file": can_file},
+        {
+            "registration": registration,
+            "page": page,
+            "rows": rows,
+            "can_file": can_file,
+            "status": status,
+            "statuses": AssessmentStatus.choices,
+        },
     )
 
 

@@ -232,6 +232,24 @@ class AssessmentFillingTests:
         assert str(RiskTier.HIGH.label) in html
         assert f'href="/assessments/new/?registration={world.registration.pk}"' in html
 
+    def test_the_list_filters_by_status_and_refuses_an_unknown_one(self, world, signed_in):
+        waiting = submitted(world)
+        working = draft(world, instrument="canada-aia")
+        client = signed_in(world.filer)
+        html = client.get("/assessments/?status=submitted").content.decode()
+        assert f'href="/assessments/{waiting.pk}/"' in html
+        assert f'href="/assessments/{working.pk}/"' not in html
+        assert client.get("/assessments/?status=lost").status_code == 400
+
+    def test_a_version_of_another_instrument_is_a_form_error(self, world, signed_in):
+        response = signed_in(world.filer).post(
+            f"/assessments/new/?registration={world.registration.pk}",
+            {"instrument": "eu-ai-act-risk", "version": "canada-aia:v0.9"},
+        )
+        assert response.status_code == 400
+        assert "Choose a version of the instrument you chose, or the latest." in response.content.decode()
+        assert not RiskAssessment.objects.exists()
+
 
 class AssessmentPermissionTests:
     def test_another_organizations_user_gets_404_everywhere(self, world, signed_in):
@@ -282,6 +300,7 @@ class AssessmentDecisionTests:
         assert world.registration.risk_tier == RiskTier.HIGH
         html = client.get(response["Location"]).content.decode()
         assert "Assessment accepted." in html
+        assert 'id="registration-tier">High risk</span>' in html
         assert "hx-post" not in html
 
     def test_a_regulator_returns_with_a_comment_through_htmx(self, world, signed_in):
