@@ -382,9 +382,14 @@ def real_worker():
     def close_connections(**kwargs):
         connections.close_all()  # in the worker thread, so the test database can be dropped afterwards
 
+    def forget_connections():
+        # Even eager calls acquire a producer, so earlier tests left pools bound to the in-memory broker.
+        app._pool = None
+        app.amqp._producer_pool = None
+
     saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
     app.conf.update(broker_url=TEST_BROKER_URL, task_always_eager=False)
-    app._pool = None
+    forget_connections()
     task_postrun.connect(close_connections, weak=False)
     with app.connection() as connection:
         connection.default_channel.queue_purge("celery")
@@ -394,7 +399,7 @@ def real_worker():
     finally:
         task_postrun.disconnect(close_connections)
         app.conf.update(saved)
-        app._pool = None
+        forget_connections()
 
 
 def wait_for(predicate, timeout=30.0):
@@ -414,7 +419,8 @@ class WebhookWorkerTests:
             webhook = make_webhook(world["organization"], receiver.url, events=["compliance.status_changed"])
             with transaction.atomic():
                 notify_status_changes([change(world["registration"])])
-            assert wait_for(lambda: WebhookDelivery.objects.filter(webhook=webhook, status="succeeded").exists())
+            ok = wait_for(lambda: WebhookDelivery.objects.filter(webhook=webhook, status="succeeded").exists())
+            assert ok, (list(WebhookDelivery.objects.values()), receiver.requests)
 
         delivery = WebhookDelivery.objects.get(webhook=webhook)
         assert [entry["response_code"] for entry in delivery.log] == [500, 503, 200]
