@@ -96,6 +96,10 @@ class Registration(models.Model):
             models.Index(fields=["community", "status"], name="registration_community_status"),
             models.Index(fields=["organization", "status"], name="registration_org_status"),
             models.Index(fields=["community", "compliance_status"], name="registration_community_compl"),
+            # Covers the dashboard overview's counts (registry/web/overview.py): an index-only scan of the subtree.
+            models.Index(
+                fields=["community", "status", "risk_tier", "compliance_status"], name="registration_overview"
+            ),
         ]
 
     def __str__(self):

@@ -50,13 +50,19 @@ def registrations_in(*, user, scope: UserScope, community_ids: list[int] | None)
 
 
 def registration_breakdowns(queryset) -> tuple[int, list[tuple[str, str, list[Bucket]]]]:
-    """(total, [(field, title, buckets)]) for status, risk tier and compliance status, in one query."""
-    aggregates = {"total": Count("pk")}
-    for field, _title, choices in BREAKDOWNS:
-        for index, value in enumerate(choices.values):
-            aggregates[f"{field}_{index}"] = Count("pk", filter=Q(**{field: value}))
-    row = queryset.order_by().aggregate(**aggregates)
-    total = row["total"]
+    """(total, [(field, title, buckets)]) for status, risk tier and compliance status, in one query.
+
+    One GROUP BY over the three columns (at most 6 x 5 x 4 groups), summed here: cheaper for PostgreSQL than
+    a dozen FILTERed counts, and answered by an index-only scan of `registration_overview`.
+    """
+    fields = [field for field, _title, _choices in BREAKDOWNS]
+    totals = {field: {} for field in fields}
+    total = 0
+    for row in queryset.order_by().values(*fields).annotate(count=Count("pk")).values_list(*fields, "count"):
+        count = row[-1]
+        total += count
+        for field, value in zip(fields, row, strict=False):
+            totals[field][value] = totals[field].get(value, 0) + count
     breakdowns = []
     for field, title, choices in BREAKDOWNS:
         buckets = [
@@ -64,10 +70,10 @@ def registration_breakdowns(queryset) -> tuple[int, list[tuple[str, str, list[Bu
                 field,
                 value,
                 label,
-                row[f"{field}_{index}"],
-                round(100 * row[f"{field}_{index}"] / total) if total else 0,
+                totals[field].get(value, 0),
+                round(100 * totals[field].get(value, 0) / total) if total else 0,
             )
-            for index, (value, label) in enumerate(choices.choices)
+            for value, label in choices.choices
         ]
         breakdowns.append((field, title, buckets))
     return total, breakdowns
