@@ -5,6 +5,7 @@ service the API uses, is the one judge, so a browser user and an API client get 
 same messages naming the question. The fields only collect what was posted.
 """
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -167,6 +168,26 @@ class NewAssessmentForm(forms.Form):
                 self.add_error("version", _("Choose a version of the instrument you chose, or the latest."))
             data["version"] = version
         return data
+
+
+SAVE_FILE_MAX_BYTES = 1024 * 1024
+SAVE_FILE_TOO_LARGE = _("The file is larger than %(limit)d KiB; an AIA save file is a few kilobytes.")
+SAVE_FILE_NOT_JSON = _("The file is not JSON: save it from the official AIA tool and upload it unchanged.")
+
+
+class ImportAiaForm(forms.Form):
+    """A save file of the official AIA tool, `{"version": ..., "data": {...}}`, uploaded as it is."""
+
+    file = forms.FileField(label=_("Save file of the official AIA tool (.json)"))
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > SAVE_FILE_MAX_BYTES:
+            raise forms.ValidationError(SAVE_FILE_TOO_LARGE % {"limit": SAVE_FILE_MAX_BYTES // 1024})
+        try:
+            return json.loads(upload.read().decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise forms.ValidationError(SAVE_FILE_NOT_JSON) from error
 
 
 class DecisionForm(forms.Form):

@@ -7,6 +7,7 @@ app_name = "assessments"
 urlpatterns = [
     path("", views.assessment_list, name="list"),
     path("new/", views.assessment_new, name="new"),
+    path("import-aia/", views.assessment_import, name="import-aia"),
     path("<int:pk>/", views.assessment_detail, name="detail"),
     path("<int:pk>/edit/<str:page>/", views.assessment_page, name="page"),
     path("<int:pk>/risks/", views.assessment_risks, name="risks"),

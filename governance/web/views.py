@@ -11,7 +11,7 @@ import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -29,6 +29,7 @@ from governance.services.assessments import EDITABLE
 from governance.web.forms import (
     BOOLEAN_CHOICES,
     DecisionForm,
+    ImportAiaForm,
     NewAssessmentForm,
     PageForm,
     RiskForm,
@@ -41,10 +42,15 @@ from governance.web.forms import (
 from registry.choices import RiskTier
 from registry.errors import InvalidTransition
 from registry.models import Registration
-from registry.permissions import Action
+from registry.permissions import Action, user_scope
 
 MORE_QUESTIONS = gettext_lazy("Your answers opened more questions on this page; please answer them too.")
 DRAFT_SAVED = gettext_lazy("Your answers are saved as a draft.")
+NO_REGISTRATION = gettext_lazy("Name the registration to assess: ?registration=<id>.")
+IMPORTED = gettext_lazy("Save file imported as a draft assessment.")
+IMPORTED_WITH_WARNINGS = gettext_lazy(
+    "Save file imported as a draft assessment; %(count)d answer(s) were ignored, as listed under Warnings."
+)
 PAGE_SIZE = 50
 LEVELS = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
@@ -56,9 +62,17 @@ def _pk(value) -> int:
         raise Http404 from None
 
 
+def _restrict(model, user, action: Action):
+    """`model.objects.restrict()` with the user's memberships read once per request, not once per check."""
+    scope = getattr(user, "_assessment_scope", None)
+    if scope is None and user.is_authenticated and not user.is_superuser:
+        scope = user._assessment_scope = user_scope(user)
+    return model.objects.restrict(user, action, scope=scope)
+
+
 def _registration(user, pk) -> Registration:
     registration = (
-        Registration.objects.restrict(user, Action.VIEW)
+        _restrict(Registration, user, Action.VIEW)
         .select_related("system", "community", "organization")
         .filter(pk=_pk(pk))
         .first()
@@ -70,7 +84,7 @@ def _registration(user, pk) -> Registration:
 
 def _assessment(user, pk) -> RiskAssessment:
     assessment = (
-        RiskAssessment.objects.restrict(user, Action.VIEW)
+        _restrict(RiskAssessment, user, Action.VIEW)
         .select_related("registration__system", "registration__community", "assessor", "reviewer")
         .filter(pk=_pk(pk))
         .first()
@@ -81,7 +95,7 @@ def _assessment(user, pk) -> RiskAssessment:
 
 
 def _may(model, user, pk, action: Action) -> bool:
-    return model.objects.restrict(user, action).filter(pk=pk).exists()
+    return _restrict(model, user, action).filter(pk=pk).exists()
 
 
 def _filed(user, pk) -> RiskAssessment:
@@ -204,7 +218,7 @@ def _base_context(request, assessment: RiskAssessment) -> dict:
 @login_required
 def assessment_list(request):
     """A registration's assessments (or every assessment the user may see), with a start button for filers."""
-    assessments = RiskAssessment.objects.restrict(request.user, Action.VIEW).select_related(
+    assessments = _restrict(RiskAssessment, request.user, Action.VIEW).select_related(
         "registration__system", "registration__community"
     )
     registration = None
@@ -233,12 +247,48 @@ def assessment_list(request):
     )
 
 
+def _filing_registration(request) -> Registration:
+    """The registration named in the query (or form): 400 when missing, 404 when hidden, 403 when only seen."""
+    raw = request.GET.get("registration") or request.POST.get("registration")
+    if not raw:
+        raise BadRequest(NO_REGISTRATION)
+    registration = _registration(request.user, raw)
+    if not _may(Registration, request.user, registration.pk, Action.FILE):
+        raise PermissionDenied
+    return registration
+
+
+@login_required
+def assessment_import(request):
+    """Upload a save file of Canada's official AIA tool; it is read as the tool reads it, and scored here."""
+    registration = _filing_registration(request)
+    form = ImportAiaForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            assessment = services.assessment_import_aia(
+                actor=request.user, registration=registration, file=form.cleaned_data["file"]
+            )
+        except ValidationError as error:
+            for message in _messages(error):
+                form.add_error("file", message)
+        else:
+            if assessment.warnings:
+                messages.warning(request, IMPORTED_WITH_WARNINGS % {"count": len(assessment.warnings)})
+            else:
+                messages.success(request, IMPORTED)
+            return redirect("assessments:detail", pk=assessment.pk)
+    return render(
+        request,
+        "assessments/import.html",
+        {"registration": registration, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
 @login_required
 def assessment_new(request):
     """Choose an instrument and version for a registration; creates an empty draft and opens its first page."""
-    registration = _registration(request.user, request.GET.get("registration") or request.POST.get("registration"))
-    if not _may(Registration, request.user, registration.pk, Action.FILE):
-        raise PermissionDenied
+    registration = _filing_registration(request)
     initial = {"instrument": request.GET.get("instrument", canada_aia.SLUG)}
     form = NewAssessmentForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

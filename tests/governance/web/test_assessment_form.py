@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.html import escape
 
 from governance import services
@@ -251,6 +252,35 @@ class AssessmentFillingTests:
         assert not RiskAssessment.objects.exists()
 
 
+class AiaImportFormTests:
+    def test_a_published_save_file_imports_with_its_ignored_keys_as_warnings(self, world, signed_in):
+        client = signed_in(world.filer)
+        path = PUBLISHED / "published_cea9985f_2021_Update_2.json"
+        upload = SimpleUploadedFile(path.name, path.read_bytes(), content_type="application/json")
+        response = client.post(f"/assessments/import-aia/?registration={world.registration.pk}", {"file": upload})
+        assessment = RiskAssessment.objects.get()
+        assert response["Location"] == f"/assessments/{assessment.pk}/"
+        assert (assessment.version, assessment.result["current_score"]) == ("v0.9", 33)
+        html = client.get(response["Location"]).content.decode()
+        assert '<dd id="current-score">33</dd>' in html
+        assert "consultationImplementation2-NS: not a question of AIA v0.9; ignored" in html
+
+    def test_a_file_that_is_not_a_save_file_is_a_form_error(self, world, signed_in):
+        client = signed_in(world.filer)
+        url = f"/assessments/import-aia/?registration={world.registration.pk}"
+        response = client.post(url, {"file": SimpleUploadedFile("x.json", b"{not json")})
+        assert response.status_code == 400
+        assert "The file is not JSON" in response.content.decode()
+        response = client.post(url, {"file": SimpleUploadedFile("x.json", b'{"version": "v9", "data": {}}')})
+        assert response.status_code == 400
+        assert "v9 is not a version of the AIA questionnaire" in response.content.decode()
+        assert not RiskAssessment.objects.exists()
+
+    def test_the_registration_must_be_named(self, world, signed_in):
+        assert signed_in(world.filer).get("/assessments/import-aia/").status_code == 400
+        assert signed_in(world.filer).get("/assessments/new/").status_code == 400
+
+
 class AssessmentPermissionTests:
     def test_another_organizations_user_gets_404_everywhere(self, world, signed_in):
         assessment = draft(world, answers=HIGH_RISK)
@@ -261,6 +291,7 @@ class AssessmentPermissionTests:
             page_url(assessment, "scope"),
             f"/assessments/{pk}/review/",
             f"/assessments/new/?registration={world.registration.pk}",
+            f"/assessments/import-aia/?registration={world.registration.pk}",
             f"/assessments/?registration={world.registration.pk}",
         ):
             assert client.get(url).status_code == 404, url
