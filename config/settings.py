@@ -241,6 +241,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "registry@localhost")
 EMAIL_SUBJECT_PREFIX = os.environ.get("EMAIL_SUBJECT_PREFIX", "[Commons Registry] ")
 # The address people reach the site at, for links in e-mails and webhook payloads.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# Webhooks to private, link-local or reserved addresses (loopback is always allowed): see docs/webhooks.md.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)
 
 # Security (production) ---------------------------------------------------------------------------------------
 if not DEBUG:

@@ -13,11 +13,15 @@ them drop duplicates, and `X-Commons-Event` names the event.
 import datetime
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 import time
+from urllib.parse import urlsplit
 
 import urllib3
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -42,6 +46,7 @@ MAX_LOGGED_ERROR = 500
 INACTIVE = "The webhook is inactive."
 # A pending delivery this late past its due time has lost its task (see webhook_deliveries_requeue).
 STUCK_AFTER = datetime.timedelta(minutes=15)
+PRIVATE_ADDRESS = "%(host)s resolves to %(address)s, a private address: deliveries there are refused."
 
 _pool = None
 
@@ -192,9 +197,38 @@ def webhook_ping(*, webhook: Webhook, actor) -> WebhookDelivery:
     return delivery
 
 
+def blocked_address(url: str) -> str:
+    """Why `url`'s host must not be called, or "" if it may.
+
+    A webhook URL is chosen by an organization admin, so without this check the workers would POST into
+    the server's own network (cloud metadata at 169.254.169.254, internal services) and report back what
+    answered. Loopback stays allowed, as the issue asks (local receivers); private, link-local and
+    reserved addresses are refused unless WEBHOOK_ALLOW_PRIVATE_NETWORKS (default: DEBUG). The name is
+    resolved again when urllib3 connects, so DNS rebinding can slip through: a firewall on the workers'
+    egress is the complete answer.
+    """
+    if getattr(settings, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", False):
+        return ""
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return ""  # let the connection attempt report the failure
+    for address in sorted(addresses):
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if ip.is_loopback:
+            continue
+        if ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
+            return PRIVATE_ADDRESS % {"host": host, "address": ip}
+    return ""
+
+
 def _attempt(delivery: WebhookDelivery) -> tuple[int | None, str]:
     """POST the payload once; (response code, error text), the error empty on a 2xx."""
     webhook = delivery.webhook
+    blocked = blocked_address(webhook.url)
+    if blocked:
+        return None, blocked
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = int(time.time())
     headers = {

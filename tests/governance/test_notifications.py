@@ -350,6 +350,31 @@ class WebhookNotificationTests:
         assert "redirects are not followed" in delivery.last_error
         assert len(receiver.requests) == 6
 
+    @pytest.mark.parametrize("url", ["https://10.1.2.3/hook", "https://169.254.169.254/latest/meta-data/"])
+    def test_private_addresses_are_refused_outside_development(
+        self, world, settings, django_capture_on_commit_callbacks, url
+    ):
+        settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+        webhook = make_webhook(world["organization"], url, events=["compliance.status_changed"])
+        with django_capture_on_commit_callbacks(execute=True):
+            notify_status_changes([change(world["registration"])])
+
+        delivery = WebhookDelivery.objects.get(webhook=webhook)
+        assert delivery.status == "failed"
+        assert delivery.response_code is None
+        assert "a private address: deliveries there are refused" in delivery.last_error
+
+    def test_local_receivers_stay_allowed_outside_development(
+        self, world, settings, django_capture_on_commit_callbacks
+    ):
+        settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+        with Receiver() as receiver:
+            make_webhook(world["organization"], receiver.url, events=["compliance.status_changed"])
+            with django_capture_on_commit_callbacks(execute=True):
+                notify_status_changes([change(world["registration"])])
+
+        assert len(receiver.requests) == 1
+
     def test_pending_deliveries_whose_task_was_lost_are_sent_by_the_requeue_task(self, world):
         from registry.tasks import requeue_webhook_deliveries
 
