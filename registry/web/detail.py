@@ -48,6 +48,13 @@ def display_value(instance, name: str):
     return value
 
 
+def disclosure_counts(rows: list[dict]) -> list[tuple[str, str, int]]:
+    counts = {}
+    for row in rows:
+        counts[row["level"]] = counts.get(row["level"], 0) + 1
+    return [(level, label, counts[level]) for level, label in Disclosure.choices if level in counts]
+
+
 def record_rows(registration: Registration) -> list[dict]:
     """Each disclosable field of the system with its value and this registration's disclosure of it."""
     system = registration.system
@@ -173,6 +180,38 @@ def compliance_rows(user, registration: Registration, scope) -> tuple[list[dict]
     return rows, state
 
 
+def compliance_groups(rows: list[dict]) -> tuple[list[dict], list[tuple[str, str, int]]]:
+    """Results grouped by framework, the frameworks with the most failures first, and overall counts.
+
+    A registration is checked against a hundred requirements or more; grouping lets a regulator see at a
+    glance which body of rules fails and open only that one.
+    """
+    labels = dict(ResultStatus.choices)
+    groups: dict[int, dict] = {}
+    totals: dict[str, int] = {}
+    for row in rows:
+        result = row["result"]
+        group = groups.setdefault(
+            result.framework_id,
+            {"framework": result.framework, "community": row["community"], "rows": [], "counts": {}},
+        )
+        group["rows"].append(row)
+        group["counts"][result.status] = group["counts"].get(result.status, 0) + 1
+        totals[result.status] = totals.get(result.status, 0) + 1
+    ordered = []
+    for group in groups.values():
+        group["failing"] = group["counts"].get(ResultStatus.FAIL, 0) + group["counts"].get(ResultStatus.ERROR, 0)
+        group["count_list"] = [
+            (status, labels[status], group["counts"][status])
+            for status in ResultStatus.values
+            if status in group["counts"]
+        ]
+        ordered.append(group)
+    ordered.sort(key=lambda group: (-group["failing"], str(group["framework"].name)))
+    summary = [(status, labels[status], totals[status]) for status in ResultStatus.values if status in totals]
+    return ordered, summary
+
+
 def assessment_rows(assessments) -> list[dict]:
     language = (get_language() or "en")[:2]
     rows = []
@@ -218,6 +257,8 @@ def detail_context(request, registration: Registration, scope) -> dict:
     can_file = may_file(user, registration, scope)
     versions, pending_changes = version_rows(registration)
     results, compliance_state = compliance_rows(user, registration, scope)
+    groups, summary = compliance_groups(results)
+    record = record_rows(registration)
     restricted = {"scope": scope}
     assessments = (
         RiskAssessment.objects.restrict(user, Action.VIEW, **restricted)
@@ -235,19 +276,22 @@ def detail_context(request, registration: Registration, scope) -> dict:
         Finding.objects.restrict(user, Action.VIEW, **restricted)
         .filter(registration=registration)
         .select_related("framework__community")
-        .order_by("-status", "due_on", "id")[:SECTION_LIMIT]
+        .order_by("-status", "due_on", "id")
     )
     context = {
         "registration": registration,
         "system": registration.system,
-        "record": record_rows(registration),
+        "record": record,
+        "disclosure_counts": disclosure_counts(record),
         "versions": versions,
         "pending_changes": pending_changes,
-        "compliance_results": results,
+        "compliance_groups": groups,
+        "compliance_summary": summary,
         "compliance_state": compliance_state,
         "assessments": assessment_rows(assessments),
         "evidence_list": list(evidence),
-        "findings": list(findings),
+        "findings": list(findings[:SECTION_LIMIT]),
+        "findings_count": findings.count(),
         "history": history_rows(registration_history(registration=registration)[:SECTION_LIMIT]),
         "can_review": can_review,
         "can_file": can_file,

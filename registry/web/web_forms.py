@@ -71,6 +71,7 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
 
 class FieldsetsMixin:
     fieldsets: list[tuple[str, list[str]]] = []
+    required_css_class = "required"  # the label gets it, and app styles mark it
 
     def grouped_fields(self):
         """[(legend, [bound fields])] for the template, skipping fields this form does not have."""
@@ -103,7 +104,7 @@ def _system_fields() -> dict:
         )
     for field in fields.values():
         if isinstance(field.widget, forms.Textarea):
-            field.widget.attrs.setdefault("rows", 4)
+            field.widget.attrs["rows"] = 3 if field.max_length and field.max_length <= 2500 else 5
     return {name: fields[name] for name in SYSTEM_FORM_FIELDS}
 
 
@@ -113,7 +114,7 @@ class SystemForm(FieldsetsMixin, forms.Form):
     fieldsets = [(_("Organization"), ["organization"]), *SYSTEM_FIELDSETS]
 
     def __init__(self, *args, organizations=None, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)
         for name, field in _system_fields().items():
             self.fields[name] = field
         if organizations is not None:
@@ -136,12 +137,21 @@ class SystemForm(FieldsetsMixin, forms.Form):
         return {name: getattr(system, name) for name in SYSTEM_FORM_FIELDS}
 
 
+class CommunityChoiceField(forms.ModelChoiceField):
+    """Communities in tree order, indented by depth, so the filer sees which register sits under which."""
+
+    def label_from_instance(self, community):
+        return f"{'— ' * community.depth}{community.name}"
+
+
 def _disclosure_fields(name: str) -> tuple[str, str]:
     return f"disclosure_{name}_level", f"disclosure_{name}_reason"
 
 
 class RegistrationForm(forms.Form):
     """A registration's own fields plus, per disclosable field, who may see it and why it is withheld."""
+
+    required_css_class = "required"
 
     deployment_context = forms.CharField(
         label=_("Deployment context"),
@@ -154,12 +164,12 @@ class RegistrationForm(forms.Form):
     risk_tier = forms.ChoiceField(label=_("Risk tier"), choices=RiskTier.choices, initial=RiskTier.UNASSESSED)
 
     def __init__(self, *args, systems=None, disclosure: dict | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)
         if systems is not None:
             # Creating: choose the system (only those the user files for) and the register to file it in.
             self.fields = {
                 "system": forms.ModelChoiceField(label=_("AI system"), queryset=systems, empty_label=None),
-                "community": forms.ModelChoiceField(
+                "community": CommunityChoiceField(
                     label=_("Community"),
                     queryset=Community.objects.order_by("path"),
                     help_text=_("The register this system is filed in: where it is used."),

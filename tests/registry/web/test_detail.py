@@ -147,8 +147,9 @@ class RegistrationDetailTests:
         assert response.status_code == 200
         page = response.content.decode()
         assert "<h1>Pothole finder</h1>" in page
-        for heading in ("Record", "Review", "Versions", "Risk assessments", "Compliance", "Findings", "Waivers"):
+        for heading in ("Record", "Review", "Versions", "Risk assessments", "Compliance", "Waivers"):
             assert f">{heading}</h2>" in page
+        assert '>Findings <span class="badge">0</span></h2>' in page
         assert ">Evidence</h2>" in page and ">History</h2>" in page
         assert "Filed by Acme Transit in the register of City of Riverton" in page
         assert "registration.submit" in page  # the audit trail
@@ -166,6 +167,8 @@ class RegistrationDetailTests:
         assert "Restricted to regulators" in contact[: contact.index("</tr>")]
         purpose = page[page.index('id="field-purpose"') :]
         assert ">Public</span>" in purpose[: purpose.index("</tr>")]
+        counts = page[page.index('id="disclosure-counts"') :]
+        assert "Withheld: 1" in counts[: counts.index("</ul>")]
 
     def test_filer_sees_edit_actions_but_no_decision(self, world):
         page = client_as(world.users.filer).get(detail_url(world.registration)).content.decode()
@@ -237,13 +240,24 @@ class ComplianceSectionTests:
 
         page = client_as(world.users.regulator).get(detail_url(world.registration)).content.decode()
 
-        table = page[page.index('id="compliance-table"') :]
-        table = table[: table.index("</table>")]
-        rows = table.split("<tr>")[2:]
-        assert "FLOOR-1" in rows[0] and "no such key: &#x27;system.colour&#x27;" in rows[0]
-        assert "Global baseline" in rows[0]
+        floor = page[page.index(f'id="compliance-framework-{world.floor.framework.pk}"') :]
+        floor = floor[: floor.index("</details>")]
+        assert "Global baseline" in floor
+        rows = floor.split("<tr>")[2:]
+        assert "FLOOR-1" in rows[0] and "no such key: &#x27;system.colour&#x27;" in rows[0]  # errors first
         assert "FLOOR-DOC" in rows[1] and "Evidence was submitted and awaits a regulator&#x27;s review." in rows[1]
-        assert "REG-1" in rows[2] and "Check passed." in rows[2] and "Region" in rows[2]
+        region = page[page.index(f'id="compliance-framework-{world.region_rules.pk}"') :]
+        region = region[: region.index("</details>")]
+        assert "rules of Region" in region
+        assert "REG-1" in region and "Check passed." in region
+        first, second = (
+            f"compliance-framework-{world.floor.framework.pk}",
+            f"compliance-framework-{world.region_rules.pk}",
+        )
+        assert page.index(first) < page.index(second)  # the failing framework comes first
+        summary = page[page.index('id="compliance-summary"') :]
+        summary = summary[: summary.index("</ul>")]
+        assert "Fail: 1" in summary and "Error: 1" in summary and "Pass: 1" in summary
 
     def test_findings_waivers_evidence_and_assessments_are_listed(self, world):
         record_compliance(world, "FEP")
