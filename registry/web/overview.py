@@ -6,7 +6,7 @@ aggregate (`COUNT(*) FILTER (WHERE ...)`), so the page runs the same handful of 
 """
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
@@ -43,10 +43,28 @@ class Bucket:
     percent: int
 
 
+def within(*, user, scope: UserScope, community_ids: list[int] | None) -> tuple[UserScope, bool]:
+    """(scope, filter_needed): the user's scope cut down to a subtree, and whether rows still need an explicit
+    `community_id IN subtree` filter.
+
+    A regulator's restriction already is `community_id IN (their subtree)`; adding the picked subtree as a
+    second IN list made PostgreSQL multiply the two selectivities, misjudge the row count and compare every
+    row against two lists. Cutting the oversight part of the scope to the picked subtree gives the same rows
+    with one list. Filings of the user's own organizations, guardian grants and superusers are not tied to
+    communities in the scope, so for them the explicit filter stays.
+    """
+    if community_ids is None:
+        return scope, False
+    keep = frozenset(community_ids)
+    narrowed = replace(scope, subtree_communities={role: ids & keep for role, ids in scope.subtree_communities.items()})
+    return narrowed, bool(user.is_superuser or scope.organization_ids or scope.granted_registrations)
+
+
 def registrations_in(*, user, scope: UserScope, community_ids: list[int] | None):
     """The registrations the overview counts: what the user may see, in the community's subtree (if any)."""
+    scope, filter_needed = within(user=user, scope=scope, community_ids=community_ids)
     queryset = Registration.objects.restrict(user, Action.VIEW, scope=scope)
-    return queryset if community_ids is None else queryset.filter(community_id__in=community_ids)
+    return queryset.filter(community_id__in=community_ids) if filter_needed else queryset
 
 
 def registration_breakdowns(queryset) -> tuple[int, list[tuple[str, str, list[Bucket]]]]:
@@ -81,8 +99,9 @@ def registration_breakdowns(queryset) -> tuple[int, list[tuple[str, str, list[Bu
 
 def finding_summary(*, user, scope: UserScope, community_ids: list[int] | None, today: datetime.date) -> dict:
     """Open findings by severity (most severe first) and how many are past due, in one query."""
+    scope, filter_needed = within(user=user, scope=scope, community_ids=community_ids)
     queryset = Finding.objects.restrict(user, Action.VIEW, scope=scope).filter(status=FindingStatus.OPEN)
-    if community_ids is not None:
+    if filter_needed:
         queryset = queryset.filter(registration__community_id__in=community_ids)
     severities = list(reversed(Severity.choices))
     aggregates = {
@@ -105,10 +124,11 @@ def overdue_assessment_count(*, user, scope: UserScope, community_ids: list[int]
         status=AssessmentStatus.ACCEPTED,
         valid_until__gte=today,
     )
+    scope, filter_needed = within(user=user, scope=scope, community_ids=community_ids)
     queryset = RiskAssessment.objects.restrict(user, Action.VIEW, scope=scope).filter(
         status=AssessmentStatus.ACCEPTED, valid_until__lt=today, registration__status__in=LIVE_STATUSES
     )
-    if community_ids is not None:
+    if filter_needed:
         queryset = queryset.filter(registration__community_id__in=community_ids)
     return queryset.filter(~Exists(successor)).order_by().count()
 

@@ -150,6 +150,21 @@ class ScopingTests:
         assert "?community=south" not in html
         assert total(client.get(DASHBOARD, {"community": "north-city"})) == 1
 
+    def test_a_regulator_who_also_files_counts_only_the_picked_subtree(self, world):
+        user = regulator(world["north"])
+        filer(OrganizationFactory(), user=user)
+        RegistrationFactory(
+            community=world["south"], system__organization=user.organization_memberships.get().organization
+        )
+        client = client_for(user)
+        assert total(client.get(DASHBOARD, {"community": "north"})) == 2
+        assert total(client.get(DASHBOARD, {"community": "south"})) == 1  # only their own draft there
+
+    def test_a_superuser_sees_everything_and_can_narrow_it(self, world):
+        client = client_for(UserFactory(is_superuser=True))
+        assert total(client.get(DASHBOARD)) == 4
+        assert total(client.get(DASHBOARD, {"community": "north"})) == 3
+
     def test_outsider_sees_nothing(self, world):
         response = client_for(UserFactory()).get(DASHBOARD)
         assert response.status_code == 200
