@@ -302,5 +302,5 @@ class ComplianceSectionTests:
     def test_query_count_is_bounded(self, world, django_assert_max_num_queries):
         record_compliance(world, "PPP")
         client = client_as(world.users.regulator)
-        with django_assert_max_num_queries(40):
+        with django_assert_max_num_queries(25):
             assert client.get(detail_url(world.registration)).status_code == 200

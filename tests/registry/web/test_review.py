@@ -12,7 +12,7 @@ from governance.choices import EvidenceStatus
 from governance.models import AssessmentStatus, RiskAssessment, Waiver
 from registry.choices import RegistrationStatus
 from registry.models import AuditEvent, Registration
-from tests.factories import organization_member
+from tests.factories import AISystemFactory, RegistrationFactory, organization_member
 from tests.registry.web.test_detail import PDF, build_world, client_as
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +80,14 @@ class ReviewQueueTests:
         assert "The review queue is for regulators." in client_as(world.users.filer).get(QUEUE).content.decode()
 
     def test_query_count_does_not_grow_with_rows(self, world, django_assert_max_num_queries):
+        submitted_evidence(world)
+        submitted_assessment(world)
+        for _n in range(5):
+            RegistrationFactory(
+                community=world.city,
+                status=RegistrationStatus.SUBMITTED,
+                system=AISystemFactory(organization=world.other_organization),
+            )
         client = client_as(world.users.regulator)
         with django_assert_max_num_queries(15):
             assert client.get(QUEUE).status_code == 200
