@@ -16,6 +16,7 @@ Celery's autodiscovery finds it) then reads everything it needs in a handful of 
 from __future__ import annotations
 
 import logging
+import uuid
 from functools import partial
 
 from django.conf import settings
@@ -63,7 +64,9 @@ def notify_status_changes(changes: list[dict]) -> None:
 
     batch = [change for change in map(_compact, changes) if _is_news(change)]
     for start in range(0, len(batch), NOTIFY_BATCH_SIZE):
-        transaction.on_commit(partial(send_notifications.delay, batch[start : start + NOTIFY_BATCH_SIZE]))
+        # The batch id makes the task's webhook deliveries idempotent if the broker delivers it twice.
+        chunk = batch[start : start + NOTIFY_BATCH_SIZE]
+        transaction.on_commit(partial(send_notifications.delay, chunk, uuid.uuid4().hex))
 
 
 # The task's side ---------------------------------------------------------------------------------------------
@@ -208,7 +211,7 @@ def _email_messages(registrations: dict, batch: list[dict], findings: dict) -> l
     return messages
 
 
-def notifications_send(*, batch: list[dict]) -> dict:
+def notifications_send(*, batch: list[dict], batch_id: str | None = None) -> dict:
     """Send the e-mails and queue the webhook deliveries for one batch of changes; returns counts."""
     from governance.models import Finding
     from registry.models import Registration
@@ -221,7 +224,7 @@ def notifications_send(*, batch: list[dict]) -> dict:
     findings = Finding.objects.in_bulk(finding_ids) if finding_ids else {}
 
     # Webhook deliveries first: they are rows, retried on their own, and must not be lost to a mail outage.
-    deliveries = _queue_webhooks(registrations, batch, findings)
+    deliveries = _queue_webhooks(registrations, batch, findings, batch_id=batch_id or uuid.uuid4().hex)
     with translation.override(settings.LANGUAGE_CODE):
         messages = _email_messages(registrations, batch, findings)
     sent = 0
@@ -262,8 +265,9 @@ def _finding_data(finding) -> dict:
     }
 
 
-def _webhook_events(registration, change: dict, findings: dict) -> list[tuple[str, dict]]:
-    """(event, data) pairs for one change: the status change, then one event per finding."""
+def _webhook_events(registration, change: dict, findings: dict) -> list[tuple[str, dict, str]]:
+    """(event, data, key) for one change: the status change, then one event per finding. The key says
+    what the event is about, unique within a batch (see webhook_deliveries_queue)."""
     from registry.models import WebhookEvent
 
     registration_data = _registration_data(registration, change)
@@ -280,6 +284,7 @@ def _webhook_events(registration, change: dict, findings: dict) -> list[tuple[st
                     "run": change["run"],
                     "findings": {kind: [_finding_data(f) for f in listed[kind]] for kind in FINDING_KINDS},
                 },
+                f"{registration.pk}:{WebhookEvent.STATUS_CHANGED}",
             )
         )
     for kind in FINDING_KINDS:
@@ -288,12 +293,13 @@ def _webhook_events(registration, change: dict, findings: dict) -> list[tuple[st
                 (
                     f"finding.{kind}",
                     {"registration": registration_data, "finding": _finding_data(finding), "run": change["run"]},
+                    f"{registration.pk}:finding.{kind}:{finding.pk}",
                 )
             )
     return events
 
 
-def _queue_webhooks(registrations: dict, batch: list[dict], findings: dict) -> int:
+def _queue_webhooks(registrations: dict, batch: list[dict], findings: dict, *, batch_id: str) -> int:
     """Pending deliveries for every active webhook subscribed to an event, written in one statement."""
     from registry.models import Webhook
     from registry.services.webhooks import webhook_deliveries_queue
@@ -306,13 +312,14 @@ def _queue_webhooks(registrations: dict, batch: list[dict], findings: dict) -> i
         webhooks.setdefault(webhook.organization_id, []).append(webhook)
     if not webhooks:
         return 0
-    queued = []
+    events, keys = [], []
     for change in batch:
         registration = registrations.get(change["registration"])
         if registration is None or registration.organization_id not in webhooks:
             continue
-        for event, data in _webhook_events(registration, change, findings):
-            queued.extend(
-                (webhook, event, data) for webhook in webhooks[registration.organization_id] if event in webhook.events
-            )
-    return len(webhook_deliveries_queue(events=queued))
+        for event, data, key in _webhook_events(registration, change, findings):
+            for webhook in webhooks[registration.organization_id]:
+                if event in webhook.events:
+                    events.append((webhook, event, data))
+                    keys.append(key)
+    return len(webhook_deliveries_queue(events=events, batch_id=batch_id, keys=keys))

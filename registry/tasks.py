@@ -11,11 +11,11 @@ def run_import_job(job_id: int) -> str:
 
 
 @shared_task(name="governance.send_notifications", acks_late=True, reject_on_worker_lost=True)
-def send_notifications(batch: list[dict]) -> dict:
+def send_notifications(batch: list[dict], batch_id: str | None = None) -> dict:
     """E-mails and webhook deliveries for one batch of compliance changes (governance.notifications)."""
     from governance.notifications import notifications_send
 
-    return notifications_send(batch=batch)
+    return notifications_send(batch=batch, batch_id=batch_id)
 
 
 @shared_task(name="registry.deliver_webhook", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)

@@ -18,6 +18,7 @@ import json
 import logging
 import socket
 import time
+import uuid
 from urllib.parse import urlsplit
 
 import urllib3
@@ -147,11 +148,21 @@ def webhook_payload(*, event: str, delivery_id, data: dict, organization: Organi
     }
 
 
-def webhook_deliveries_queue(*, events: list[tuple[Webhook, str, dict]]) -> list[WebhookDelivery]:
-    """Store one pending delivery per (webhook, event, data) in one statement and send each after commit."""
+def webhook_deliveries_queue(
+    *, events: list[tuple[Webhook, str, dict]], batch_id: str | None = None, keys: list[str] | None = None
+) -> list[WebhookDelivery]:
+    """Store one pending delivery per (webhook, event, data) in one statement and send each after commit.
+
+    With `batch_id` and one key per event (what the event is about, e.g. "12:finding.opened:40"), delivery
+    ids are derived from them instead of drawn at random: a notification task that runs twice (a worker
+    died and the broker redelivered it) finds its deliveries already written and adds none.
+    """
+    namespace = uuid.UUID(batch_id) if batch_id else None
     deliveries = []
-    for webhook, event, data in events:
+    for index, (webhook, event, data) in enumerate(events):
         delivery = WebhookDelivery(webhook=webhook, event=event, payload={})
+        if namespace is not None and keys is not None:
+            delivery.delivery_id = uuid.uuid5(namespace, f"{webhook.pk}:{keys[index]}")
         delivery.payload = webhook_payload(
             event=event, delivery_id=delivery.delivery_id, data=data, organization=webhook.organization
         )
@@ -159,8 +170,15 @@ def webhook_deliveries_queue(*, events: list[tuple[Webhook, str, dict]]) -> list
     if not deliveries:
         return []
     with transaction.atomic():
-        WebhookDelivery.objects.bulk_create(deliveries, batch_size=1000)
-        ids = [delivery.pk for delivery in deliveries]
+        WebhookDelivery.objects.bulk_create(deliveries, batch_size=1000, ignore_conflicts=namespace is not None)
+        ids = list(
+            WebhookDelivery.objects.filter(
+                delivery_id__in=[delivery.delivery_id for delivery in deliveries],
+                status=WebhookDelivery.Status.PENDING,
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         transaction.on_commit(lambda: _send_later(ids))
     return deliveries
 

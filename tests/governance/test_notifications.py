@@ -375,6 +375,24 @@ class WebhookNotificationTests:
 
         assert len(receiver.requests) == 1
 
+    def test_a_notification_task_delivered_twice_queues_its_webhook_deliveries_once(
+        self, world, finding, django_capture_on_commit_callbacks
+    ):
+        from registry.tasks import send_notifications
+
+        batch = [change(world["registration"], finding)]
+        with Receiver() as receiver:
+            make_webhook(world["organization"], receiver.url)
+            with django_capture_on_commit_callbacks(execute=True):
+                send_notifications.apply(args=[batch, "5f0e4c2a9b8d4e6f8a1b2c3d4e5f6a7b"]).get()
+                send_notifications.apply(args=[batch, "5f0e4c2a9b8d4e6f8a1b2c3d4e5f6a7b"]).get()
+
+        assert WebhookDelivery.objects.count() == 2  # the status change and the opened finding
+        assert sorted(request["headers"]["X-Commons-Event"] for request in receiver.requests) == [
+            "compliance.status_changed",
+            "finding.opened",
+        ]
+
     def test_pending_deliveries_whose_task_was_lost_are_sent_by_the_requeue_task(self, world):
         from registry.tasks import requeue_webhook_deliveries
 
