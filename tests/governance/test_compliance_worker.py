@@ -5,6 +5,8 @@ worker` as a subprocess against the test database, publish to Redis, and kill th
 the middle of a sweep. They are transactional: the worker only sees committed rows.
 """
 
+import base64
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 
 from config.celery import app as celery_app
@@ -89,7 +91,7 @@ def _drop_connections():
 class Worker:
     """`celery -A config worker` in its own process group, logging to a file shown when a test fails."""
 
-    def __init__(self, tmp_path: Path, name: str):
+    def __init__(self, tmp_path: Path, name: str, **settings_env):
         db = connection.settings_dict
         password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
         env = {
@@ -98,6 +100,7 @@ class Worker:
             "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
             "CELERY_BROKER_URL": BROKER_URL,
             "CELERY_TASK_ALWAYS_EAGER": "0",
+            **settings_env,
         }
         self.log = tmp_path / f"{name}.log"
         self.process = subprocess.Popen(
@@ -144,8 +147,8 @@ class Worker:
 def workers(tmp_path):
     started = []
 
-    def start(name):
-        worker = Worker(tmp_path, name)
+    def start(name, **settings_env):
+        worker = Worker(tmp_path, name, **settings_env)
         started.append(worker)
         return worker
 
@@ -212,38 +215,84 @@ def assert_complete_exactly_once(run: ComplianceRun, community):
     assert set(findings.values_list("requirement_code", flat=True)) == {"W2"}
 
 
-class WorkerReliabilityTests:
-    def test_a_sweep_survives_a_sigkilled_worker(self, broker, workers, register, monkeypatch):
-        community = register
-        monkeypatch.setattr(compliance, "CHUNK_SIZE", CHUNK_SIZE)
-        # Queue the sweep and plan it here with small chunks; the worker's planning task then finds the
-        # chunks made (planning is idempotent) and fans them out.
-        run = compliance.compliance_run_start(community=community, trigger=RunTrigger.MANUAL)
-        pending = compliance.run_plan(run_id=run.pk)
-        assert len(pending) == LIVE // CHUNK_SIZE
+def held_chunks(broker) -> list[int]:
+    """Chunks whose task message a worker has taken and not acknowledged (Redis keeps them in `unacked`)."""
+    held = []
+    for raw in broker.hvals("unacked"):
+        message, _exchange, _routing_key = json.loads(raw)
+        if message["headers"].get("task") == "governance.check_chunk":
+            args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+            held.append(args[1])
+    return held
 
-        first = workers("first")
-        chunks = ComplianceChunk.objects.filter(run=run)
-        done = wait_for(
-            lambda: chunks.filter(done=True).count() >= 3,
+
+def sweep_and_kill_in_the_middle(broker, workers, community, monkeypatch, **settings_env):
+    """Start a sweep of small chunks and SIGKILL its worker in the middle of one, some chunks done.
+
+    The test holds the row lock of the fifth chunk, so the worker finishes four, then takes the fifth's
+    message and waits inside its transaction: killed there, the chunk is neither written nor acknowledged.
+    """
+    monkeypatch.setattr(compliance, "CHUNK_SIZE", CHUNK_SIZE)
+    # Queue the sweep and plan it here with small chunks; the worker's planning task then finds the chunks
+    # made (planning is idempotent) and fans them out.
+    run = compliance.compliance_run_start(community=community, trigger=RunTrigger.MANUAL)
+    pending = compliance.run_plan(run_id=run.pk)
+    assert len(pending) == LIVE // CHUNK_SIZE
+    chunks = ComplianceChunk.objects.filter(run=run)
+    target = pending[4]
+
+    with transaction.atomic():
+        ComplianceChunk.objects.select_for_update().get(pk=target)
+        first = workers("first", **settings_env)
+        wait_for(
+            lambda: target in held_chunks(broker),
             timeout=30,
             workers=[first],
-            what="the first worker to finish some chunks",
+            what="the first worker to reach the fifth chunk",
         )
         first.kill()
 
-        done = chunks.filter(done=True).count()
-        assert 0 < done < len(pending), "the worker finished before it could be killed in the middle"
-        assert ComplianceRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
+    assert held_chunks(broker) == [target]
+    assert list(chunks.filter(done=True).values_list("pk", flat=True)) == pending[:4]
+    assert ComplianceRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
+    return run, broker.hkeys("unacked"), first
 
-        second = workers("second")
+
+class WorkerReliabilityTests:
+    def test_the_broker_redelivers_the_chunk_a_sigkilled_worker_held(self, broker, workers, register, monkeypatch):
+        # No help from the recovery at worker start: late acknowledgement and the visibility timeout alone.
+        run, lost, first = sweep_and_kill_in_the_middle(
+            broker, workers, register, monkeypatch, TEST_WORKER_RECOVERY="0"
+        )
+
+        second = workers("second", TEST_WORKER_RECOVERY="0")
         wait_for(
             lambda: ComplianceRun.objects.get(pk=run.pk).status != RunStatus.RUNNING,
             timeout=40,
             workers=[first, second],
             what="the second worker to finish the run",
         )
-        assert_complete_exactly_once(ComplianceRun.objects.get(pk=run.pk), community)
+
+        assert_complete_exactly_once(ComplianceRun.objects.get(pk=run.pk), register)
+        assert not set(lost) & set(broker.hkeys("unacked"))  # the dead worker's delivery was handed out again
+
+    def test_a_new_worker_requeues_what_a_sigkilled_worker_held(self, broker, workers, register, monkeypatch):
+        # The production visibility timeout (an hour): only governance.recovery can finish the run in time.
+        run, lost, first = sweep_and_kill_in_the_middle(
+            broker, workers, register, monkeypatch, TEST_WORKER_VISIBILITY_TIMEOUT="3600"
+        )
+
+        second = workers("second", TEST_WORKER_VISIBILITY_TIMEOUT="3600")
+        wait_for(
+            lambda: ComplianceRun.objects.get(pk=run.pk).status != RunStatus.RUNNING,
+            timeout=40,
+            workers=[first, second],
+            what="the second worker to finish the run",
+        )
+
+        assert_complete_exactly_once(ComplianceRun.objects.get(pk=run.pk), register)
+        # The dead worker's delivery is still unacknowledged: the broker never handed it out again.
+        assert set(lost) <= set(broker.hkeys("unacked"))
 
     def test_two_beat_ticks_during_a_sweep_start_one_run(self, broker, workers, register):
         community = register
