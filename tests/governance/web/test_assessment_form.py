@@ -466,3 +466,17 @@ class ObligationTextTests:
             "&lt;script&gt;alert(1)&lt;/script&gt;"
         )
         assert "<a" not in rich_text('<a href="javascript:alert(1)">x</a>')
+
+
+class AssessmentQueryTests:
+    def test_pages_read_a_bounded_number_of_rows(self, world, signed_in, django_assert_max_num_queries):
+        # Session, user, memberships, the rows, one permission check, and the site layout's own few.
+        assessment = submitted(world)
+        for _ in range(20):
+            draft(world, answers=HIGH_RISK)
+        regulator = signed_in(world.regulator)
+        with django_assert_max_num_queries(15):
+            assert regulator.get(f"/assessments/{assessment.pk}/").status_code == 200
+        filer_client = signed_in(world.filer)
+        with django_assert_max_num_queries(15):
+            assert filer_client.get(f"/assessments/?registration={world.registration.pk}").status_code == 200
