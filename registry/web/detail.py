@@ -18,14 +18,19 @@ from governance.choices import ResultCode, ResultStatus, Severity
 from governance.instruments import INSTRUMENTS
 from governance.models import ComplianceResult, Evidence, Finding, RegistrationCompliance, RiskAssessment
 from governance.services.assessments import summary as assessment_summary
-from registry.choices import Disclosure, OrganizationRole
+from registry.choices import Disclosure
 from registry.models import AISystem, Registration
 from registry.models.registrations import disclosure_level
 from registry.models.systems import DISCLOSABLE_FIELDS
 from registry.permissions import FILING_ROLES, Action, user_scope
 from registry.selectors import registration_history
 from registry.services.registrations import EDITABLE_STATES, version_snapshot
-from registry.web.web_forms import AssessmentDecisionForm, EvidenceDecisionForm, RegistrationDecisionForm
+from registry.web.web_forms import (
+    MULTI_CHOICE_FIELDS,
+    AssessmentDecisionForm,
+    EvidenceDecisionForm,
+    RegistrationDecisionForm,
+)
 
 SECTION_LIMIT = 50
 VERSION_LIMIT = 20
@@ -38,9 +43,7 @@ def display_value(instance, name: str):
     """A field's value as a person reads it: choice labels, not stored codes."""
     field = instance._meta.get_field(name)
     value = getattr(instance, name)
-    if name in ("techniques", "data_categories"):
-        from registry.web.web_forms import MULTI_CHOICE_FIELDS
-
+    if name in MULTI_CHOICE_FIELDS:
         labels = dict(MULTI_CHOICE_FIELDS[name].choices)
         return ", ".join(str(labels.get(item, item)) for item in value or [])
     if field.choices:
@@ -246,9 +249,8 @@ def may_review(user, registration: Registration, scope) -> bool:
 
 
 def may_file(user, registration: Registration, scope) -> bool:
-    return user.is_superuser or registration.organization_id in scope.organizations(
-        OrganizationRole.ADMIN, OrganizationRole.FILER
-    )
+    """Whether the filer's buttons are shown; the services check again when they are used."""
+    return user.is_superuser or registration.organization_id in scope.organizations(*FILING_ROLES)
 
 
 def detail_context(request, registration: Registration, scope) -> dict:
