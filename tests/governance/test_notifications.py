@@ -475,6 +475,52 @@ class WebhookWorkerTests:
         assert len(receiver.requests) == 3
 
 
+ENGINE_DOCUMENT = {
+    "format": "commons-registry/framework-version@1",
+    "urn": "urn:test:notifications-engine",
+    "name": "Engine",
+    "version": "1",
+    "binding": "mandatory",
+    "requirements": [
+        {"code": "VENDOR", "title": "Vendor named", "kind": "rule", "check": 'system.vendor != ""', "severity": "high"}
+    ],
+}
+
+
+class EngineNotificationTests:
+    def test_an_organization_gets_a_signed_webhook_when_its_system_falls_out_of_compliance(
+        self, world, mailoutbox, django_capture_on_commit_callbacks
+    ):
+        from governance.choices import RunTrigger
+        from governance.services.compliance import compliance_run_start
+
+        services.version_import(document=ENGINE_DOCUMENT, actor=None, publish=True)
+        registration = world["registration"]
+        registration.system.vendor = ""
+        registration.system.save(update_fields=["vendor"])
+        with Receiver() as receiver:
+            webhook = make_webhook(world["organization"], receiver.url)
+            with django_capture_on_commit_callbacks(execute=True):
+                compliance_run_start(community=registration.community, trigger=RunTrigger.MANUAL)
+
+        events = {request["headers"]["X-Commons-Event"]: request for request in receiver.requests}
+        assert set(events) == {"compliance.status_changed", "finding.opened"}
+        request = events["finding.opened"]
+        timestamp, body = request["headers"]["X-Commons-Timestamp"], request["body"]
+        assert request["headers"]["X-Commons-Signature"] == "sha256=" + webhook_sign(
+            webhook.secret, body, timestamp=int(timestamp)
+        )
+        data = json.loads(body)["data"]
+        assert data["registration"]["id"] == registration.pk
+        assert data["finding"]["requirement_code"] == "VENDOR"
+        status_changed = json.loads(events["compliance.status_changed"]["body"])["data"]
+        assert status_changed["from"] == "pending"
+        assert status_changed["to"] in {"at_risk", "non_compliant"}
+        admin_mail = [message for message in mailoutbox if message.to == ["admin@avalon.example"]]
+        assert len(admin_mail) == 1
+        assert "VENDOR Vendor named (High)" in admin_mail[0].body
+
+
 class WebhookSignTests:
     def test_the_signature_is_hmac_sha256_of_timestamp_dot_body(self):
         body = b'{"event":"ping"}'
