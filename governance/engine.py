@@ -12,9 +12,14 @@ Data comes in with a few `values_list` queries per chunk, never model instances 
 """
 
 import datetime
+import json
+import operator
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from governance.choices import EvidenceStatus, RequirementKind, ResultCode, Severity
 from governance.evaluation import LIVE_EXCLUDED, Check, apply_waiver_and_evidence, evidence_code, judge_rules
@@ -65,11 +70,11 @@ def _freeze(value):
     return value
 
 
-def _value(context: dict, path) -> object:
-    variable, name = path
-    if name is WHOLE:
-        return _freeze(context[variable])
-    return _freeze(context[variable].get(name, KeyError))
+def _getter(paths: tuple):
+    """The memo key of `paths` from a registration's flat values: a C-speed itemgetter."""
+    if not paths:
+        return lambda flat: ()
+    return operator.itemgetter(*paths)
 
 
 @dataclass
@@ -83,6 +88,9 @@ class Item:
     reads: tuple
     memo: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        self.key = _getter(self.reads)
+
     @property
     def kind(self) -> str:
         return self.requirement.kind
@@ -91,13 +99,27 @@ class Item:
     def due_days(self) -> int:
         return due_days(self.severity, self.params)
 
-    def judge(self, context: dict) -> Check:
-        key = tuple(_value(context, path) for path in self.reads)
+    def scoped(self, context: dict) -> dict:
+        """Only what the rule reads, plus `params`: converting a small context is what makes CEL fast."""
+        scoped = {"params": self.params}
+        whole = {variable for variable, name in self.reads if name is WHOLE}
+        for variable in whole:
+            scoped[variable] = context[variable]
+        for variable, name in self.reads:
+            if variable not in whole and name in context[variable]:
+                scoped.setdefault(variable, {})[name] = context[variable][name]
+        for variable in MAPS:
+            scoped.setdefault(variable, {})
+        return scoped
+
+    def judge(self, flat: dict, context: dict) -> Check:
+        """This item's check for a registration, from the memo when one with the same values was judged."""
+        key = self.key(flat)
         check = self.memo.get(key)
         if check is None:
             if len(self.memo) > MEMO_LIMIT:
                 self.memo.clear()
-            check = self.memo[key] = judge_rules(self.requirement, {**context, "params": self.params})
+            check = self.memo[key] = judge_rules(self.requirement, self.scoped(context))
         return check
 
 
@@ -117,21 +139,25 @@ class CompiledRuleSet:
     reads: tuple
     by_key: dict
     memo: dict = field(default_factory=dict)
-    evaluations: int = 0
+    # Keyed by the raw database values of the columns behind `reads`, so a registration seen before costs
+    # one itemgetter and one lookup (rule sets reading whole variables, age or lists use `memo` only).
+    row_memo: dict = field(default_factory=dict)
 
-    def base(self, context: dict) -> Base:
-        key = tuple(_value(context, path) for path in self.reads)
+    def __post_init__(self):
+        self.key = _getter(self.reads)
+
+    def base(self, flat: dict, context: dict) -> Base:
+        key = self.key(flat)
         base = self.memo.get(key)
         if base is None:
             if len(self.memo) > MEMO_LIMIT:
                 self.memo.clear()
-            checks = [item.judge(context) for item in self.items]
+            checks = [item.judge(flat, context) for item in self.items]
             base = self.memo[key] = Base(checks, "".join(c.code for c in checks), _errors(checks))
         return base
 
-    def judge(self, context: dict, *, waived: set, evidence: dict) -> tuple[str, dict]:
+    def overlay(self, base: Base, *, waived: set, evidence: dict) -> tuple[str, dict]:
         """(codes, errors) of one registration: the memoized base with its own waivers and evidence laid over."""
-        base = self.base(context)
         touched = {}
         for key in waived:
             index = self.by_key.get(key)
@@ -194,7 +220,7 @@ def _text(value):
 
 
 def _list(value):
-    return list(value or [])
+    return json.loads(value) if value else []
 
 
 def _iso(value):
@@ -208,8 +234,8 @@ def _same(value):
 SYSTEM_COLUMNS = {
     **{name: (f"system__{name}", _text) for name in TEXT_FIELDS},
     "operator_role": ("system__operator_role", _text),
-    "techniques": ("system__techniques", _list),
-    "data_categories": ("system__data_categories", _list),
+    "techniques": (Cast("system__techniques", TextField()), _list),
+    "data_categories": (Cast("system__data_categories", TextField()), _list),
     "decision_role": ("system__decision_role", _text),
     "human_oversight": ("system__human_oversight", _text),
     "lifecycle_stage": ("system__lifecycle_stage", _same),
@@ -254,6 +280,8 @@ def evaluate_chunk(
     requirement checks made. `rulesets` maps community id to rule set id; `ruleset_for(community_id)`
     supplies a missing one."""
     compiled = {community_id: load_ruleset(ruleset_id) for community_id, ruleset_id in rulesets.items()}
+    for community_id in set(registrations.values_list("community_id", flat=True).distinct()) - set(compiled):
+        compiled[community_id] = load_ruleset(ruleset_for(community_id))
     # Which context fields any rule reads decides which columns are loaded.
     reads = {path for ruleset in compiled.values() for path in ruleset.reads}
     wants = {variable for variable, _name in reads}
@@ -317,35 +345,79 @@ def evaluate_chunk(
             communities[pk] = (slugs[pk], [slugs[i] for i in lineage])
     midnight = datetime.datetime.combine(today, datetime.time.min, tzinfo=datetime.UTC)
 
+    union = sorted(reads, key=repr)
     system_at = 4
     registration_at = system_at + len(system_fields)
-    results = []
-    evaluations = 0
-    for row in rows:
+    column_of = {("registration", "id"): 0, ("registration", "community"): 1, ("registration", "communities"): 1}
+    column_of.update({("system", name): system_at + n for n, name in enumerate(system_fields)})
+    column_of.update(
+        {
+            ("registration", name): registration_at + n
+            for n, name in enumerate(registration_fields)
+            if name != "age_days"
+        }
+    )
+    row_keys = {
+        ruleset.id: _getter(tuple(column_of[path] for path in ruleset.reads))
+        for ruleset in compiled.values()
+        if all(path in column_of for path in ruleset.reads)
+    }
+
+    def context_of(row) -> dict:
         registration_id, community_id = row[0], row[1]
-        ruleset = compiled.get(community_id)
-        if ruleset is None:
-            ruleset = compiled[community_id] = load_ruleset(ruleset_for(community_id))
-        system = {}
-        for offset, name in enumerate(system_fields):
-            system[name] = SYSTEM_COLUMNS[name][1](row[system_at + offset])
+        system = {name: SYSTEM_COLUMNS[name][1](row[system_at + n]) for n, name in enumerate(system_fields)}
         registration = {}
-        for offset, name in enumerate(registration_fields):
-            value = row[registration_at + offset]
+        for n, name in enumerate(registration_fields):
+            value = row[registration_at + n]
             registration[name] = _age_days(value, today) if name == "age_days" else REGISTRATION_COLUMNS[name][1](value)
         registration["id"] = registration_id
         if community_id in communities:
             registration["community"], registration["communities"] = communities[community_id]
-        context = {
+        return {
             "system": system,
             "registration": registration,
             "assessments": assessment_lists.get(registration_id, []),
             "evidence": evidence_lists.get(registration_id, []),
             "today": midnight,
         }
-        evidence = {key: evidence_code(entries) for key, entries in evidence_entries.get(registration_id, {}).items()}
-        evidence = {key: code for key, code in evidence.items() if code}
-        codes, errors = ruleset.judge(context, waived=waived.get(registration_id, set()), evidence=evidence)
+
+    def base_of(ruleset, context):
+        flat = {}
+        for path in union:
+            variable, name = path
+            if name is WHOLE:
+                flat[path] = _freeze(context[variable])
+            else:
+                value = context[variable].get(name, KeyError)
+                flat[path] = tuple(value) if type(value) is list else value
+        return ruleset.base(flat, context)
+
+    results = []
+    evaluations = 0
+    for row in rows:
+        registration_id, community_id = row[0], row[1]
+        ruleset = compiled[community_id]
+        row_key = row_keys.get(ruleset.id)
+        if row_key is None:
+            base = base_of(ruleset, context_of(row))
+        else:
+            key = row_key(row)
+            base = ruleset.row_memo.get(key)
+            if base is None:
+                if len(ruleset.row_memo) > MEMO_LIMIT:
+                    ruleset.row_memo.clear()
+                base = ruleset.row_memo[key] = base_of(ruleset, context_of(row))
+        entries = evidence_entries.get(registration_id)
+        waivers = waived.get(registration_id)
+        if entries is None and waivers is None:
+            codes, errors = base.codes, base.errors
+        else:
+            evidence = {}
+            for key, found in (entries or {}).items():
+                code = evidence_code(found)
+                if code:
+                    evidence[key] = code
+            codes, errors = ruleset.overlay(base, waived=waivers or (), evidence=evidence)
         evaluations += len(codes)
         results.append(ChunkRow(registration_id, community_id, row[2], row[3], ruleset.id, codes, errors))
     return results, evaluations
