@@ -4,6 +4,7 @@
   them. The signing secret appears only in the create response.
 - GET /api/v1/webhooks/{id}/deliveries/: the delivery log, every attempt included.
 - POST /api/v1/webhooks/{id}/ping/: queue a signed test delivery.
+- POST /api/v1/webhooks/{id}/rotate-secret/: replace the signing secret, shown once in the response.
 """
 
 from drf_spectacular.utils import extend_schema
@@ -66,3 +67,11 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, RegistryV
         delivery = services.webhook_ping(webhook=self.get_object(), actor=request.user)
         delivery.refresh_from_db()
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: WebhookCreatedSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-secret", serializer_class=WebhookCreatedSerializer)
+    def rotate_secret(self, request, pk=None):
+        """Replace the signing secret; the response is the only time the new one is shown."""
+        webhook = services.webhook_rotate_secret(webhook=self.get_object(), actor=request.user)
+        webhook = self.get_queryset().get(pk=webhook.pk)
+        return Response(WebhookCreatedSerializer(webhook, context=self.get_serializer_context()).data)

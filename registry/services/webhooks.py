@@ -121,6 +121,17 @@ def webhook_update(*, webhook: Webhook, actor, **data) -> Webhook:
 
 
 @transaction.atomic
+def webhook_rotate_secret(*, webhook: Webhook, actor) -> Webhook:
+    """A new signing secret, effective for every attempt from now on (pending retries included); the caller
+    shows it once, as on create."""
+    webhook = locked_for(Webhook.objects, pk=webhook.pk, actor=actor, action=Action.CHANGE)
+    webhook.secret = generate_webhook_secret()
+    webhook.save(update_fields=["secret", "updated_at"])
+    audit_record(actor=actor, action="webhook.secret_rotated", target=webhook, organization_id=webhook.organization_id)
+    return webhook
+
+
+@transaction.atomic
 def webhook_delete(*, webhook: Webhook, actor) -> None:
     webhook = locked_for(Webhook.objects, pk=webhook.pk, actor=actor, action=Action.CHANGE)
     audit_record(

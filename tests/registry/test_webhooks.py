@@ -168,6 +168,21 @@ class WebhookChangeTests:
         assert response.status_code == 400
         assert "url" in response.data
 
+    def test_an_admin_rotates_the_secret_and_sees_the_new_one_once(self, people, webhook, client_for):
+        client = client_for(people["admin"])
+        response = client.post(f"{detail(webhook)}rotate-secret/")
+        assert response.status_code == 200, response.data
+        webhook.refresh_from_db()
+        assert response.data["secret"] == webhook.secret != "s" * 43
+        assert "secret" not in client.get(detail(webhook)).data
+        assert AuditEvent.objects.filter(action="webhook.secret_rotated", target_id=webhook.pk).exists()
+
+    def test_a_filer_may_not_rotate_the_secret(self, people, webhook, client_for):
+        assert client_for(people["filer"]).post(f"{detail(webhook)}rotate-secret/").status_code == 403
+        assert client_for(people["other_admin"]).post(f"{detail(webhook)}rotate-secret/").status_code == 404
+        webhook.refresh_from_db()
+        assert webhook.secret == "s" * 43
+
 
 class WebhookDeliveryLogTests:
     def test_members_read_the_delivery_log(self, people, webhook, client_for):
