@@ -6,8 +6,11 @@ aggregate (`COUNT(*) FILTER (WHERE ...)`), so the page runs the same handful of 
 """
 
 import datetime
+import hashlib
 from dataclasses import dataclass, replace
 
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +23,9 @@ from registry.models import Community, Registration
 from registry.permissions import OVERSIGHT_ROLES, Action, UserScope
 
 TREND_DAYS = 90
+# Views of at least this many registrations keep their counts this long (see overview_counts).
+OVERVIEW_CACHE_FROM = 10_000
+OVERVIEW_CACHE_SECONDS = 60
 LIVE_STATUSES = [RegistrationStatus.SUBMITTED, RegistrationStatus.APPROVED, RegistrationStatus.CHANGES_REQUESTED]
 BREAKDOWNS = (
     ("status", _("By status"), RegistrationStatus),
@@ -67,55 +73,60 @@ def registrations_in(*, user, scope: UserScope, community_ids: list[int] | None)
     return queryset.filter(community_id__in=community_ids) if filter_needed else queryset
 
 
-def registration_breakdowns(queryset) -> tuple[int, list[tuple[str, str, list[Bucket]]]]:
-    """(total, [(field, title, buckets)]) for status, risk tier and compliance status, in one query.
+def registration_counts(queryset) -> dict:
+    """{"total": n, "<field>": {value: n}} for status, risk tier and compliance status, in one query.
 
     One GROUP BY over the three columns (at most 6 x 5 x 4 groups), summed here: cheaper for PostgreSQL than
     a dozen FILTERed counts, and answered by an index-only scan of `registration_overview`.
     """
     fields = [field for field, _title, _choices in BREAKDOWNS]
-    totals = {field: {} for field in fields}
-    total = 0
+    counts = {"total": 0, **{field: {} for field in fields}}
     for row in queryset.order_by().values(*fields).annotate(count=Count("pk")).values_list(*fields, "count"):
-        count = row[-1]
-        total += count
+        counts["total"] += row[-1]
         for field, value in zip(fields, row, strict=False):
-            totals[field][value] = totals[field].get(value, 0) + count
+            counts[field][value] = counts[field].get(value, 0) + row[-1]
+    return counts
+
+
+def registration_breakdowns(counts: dict) -> list[tuple[str, str, list[Bucket]]]:
+    """[(field, title, buckets)] in the order of each field's choices, labels in the active language."""
+    total = counts["total"]
     breakdowns = []
     for field, title, choices in BREAKDOWNS:
-        buckets = [
-            Bucket(
-                field,
-                value,
-                label,
-                totals[field].get(value, 0),
-                round(100 * totals[field].get(value, 0) / total) if total else 0,
-            )
-            for value, label in choices.choices
-        ]
+        buckets = []
+        for value, label in choices.choices:
+            count = counts[field].get(value, 0)
+            buckets.append(Bucket(field, value, label, count, round(100 * count / total) if total else 0))
         breakdowns.append((field, title, buckets))
-    return total, breakdowns
+    return breakdowns
 
 
-def finding_summary(*, user, scope: UserScope, community_ids: list[int] | None, today: datetime.date) -> dict:
-    """Open findings by severity (most severe first) and how many are past due, in one query."""
+def open_findings(*, user, scope: UserScope, community_ids: list[int] | None):
     scope, filter_needed = within(user=user, scope=scope, community_ids=community_ids)
     queryset = Finding.objects.restrict(user, Action.VIEW, scope=scope).filter(status=FindingStatus.OPEN)
-    if filter_needed:
-        queryset = queryset.filter(registration__community_id__in=community_ids)
-    severities = list(reversed(Severity.choices))
+    return queryset.filter(registration__community_id__in=community_ids) if filter_needed else queryset
+
+
+def finding_counts(queryset, *, today: datetime.date) -> dict:
+    """Open findings in all, past due, and by severity, in one query."""
     aggregates = {
-        f"severity_{index}": Count("pk", filter=Q(severity=value)) for index, (value, _l) in enumerate(severities)
+        f"severity_{index}": Count("pk", filter=Q(severity=value)) for index, value in enumerate(Severity.values)
     }
     row = queryset.order_by().aggregate(open=Count("pk"), overdue=Count("pk", filter=Q(due_on__lt=today)), **aggregates)
     return {
         "open": row["open"],
         "overdue": row["overdue"],
-        "by_severity": [(value, label, row[f"severity_{index}"]) for index, (value, label) in enumerate(severities)],
+        "by_severity": {value: row[f"severity_{index}"] for index, value in enumerate(Severity.values)},
     }
 
 
-def overdue_assessment_count(*, user, scope: UserScope, community_ids: list[int] | None, today: datetime.date) -> int:
+def finding_summary(counts: dict) -> dict:
+    """The finding counts with severity labels, most severe first."""
+    by_severity = [(value, label, counts["by_severity"].get(value, 0)) for value, label in reversed(Severity.choices)]
+    return {"open": counts["open"], "overdue": counts["overdue"], "by_severity": by_severity}
+
+
+def overdue_assessments(*, user, scope: UserScope, community_ids: list[int] | None, today: datetime.date):
     """Accepted assessments of live registrations whose validity has lapsed with no valid successor for the
     same instrument: the registrations that must be reassessed."""
     successor = RiskAssessment.objects.filter(
@@ -130,7 +141,45 @@ def overdue_assessment_count(*, user, scope: UserScope, community_ids: list[int]
     )
     if filter_needed:
         queryset = queryset.filter(registration__community_id__in=community_ids)
-    return queryset.filter(~Exists(successor)).order_by().count()
+    return queryset.filter(~Exists(successor)).order_by()
+
+
+def _sql(queryset) -> str:
+    try:
+        return str(queryset.query)
+    except EmptyResultSet:  # a restriction that matches nothing
+        return "-"
+
+
+def overview_counts(*, user, scope: UserScope, community_ids: list[int] | None, today: datetime.date) -> dict:
+    """The overview's three aggregate queries, from the cache when the same counts were made a moment ago.
+
+    Counting a nation's 90,000 registrations is most of the page's time; a regulator reloading the
+    overview does not need it recounted within a minute. The cache key is the SQL itself (restriction and
+    subtree included), so two users share an entry only when they would run the very same statements.
+    Views of fewer than OVERVIEW_CACHE_FROM registrations are cheap and always counted afresh.
+    """
+    querysets = (
+        registrations_in(user=user, scope=scope, community_ids=community_ids),
+        open_findings(user=user, scope=scope, community_ids=community_ids),
+        overdue_assessments(user=user, scope=scope, community_ids=community_ids, today=today),
+    )
+    digest = hashlib.sha256("\n".join(_sql(queryset) for queryset in querysets).encode()).hexdigest()
+    key = f"dashboard-overview:{today.isoformat()}:{digest}"
+    counts = cache.get(key)
+    if counts is not None:
+        return counts
+    registrations, findings, assessments = querysets
+    counts = {
+        "registrations": registration_counts(registrations),
+        "findings": finding_counts(findings, today=today),
+        "overdue_assessments": assessments.count(),
+        "counted_at": timezone.now(),
+        "cached": False,
+    }
+    if counts["registrations"]["total"] >= OVERVIEW_CACHE_FROM:
+        cache.set(key, {**counts, "cached": True}, OVERVIEW_CACHE_SECONDS)
+    return counts
 
 
 def oversees(*, user, scope: UserScope, community: Community | None) -> bool:
@@ -207,16 +256,16 @@ def latest_run(*, user, scope: UserScope, community: Community | None):
 def community_overview(*, user, scope: UserScope, community: Community | None, community_ids: list[int] | None) -> dict:
     """Everything the overview page shows, in a bounded number of queries."""
     today = timezone.localdate()
-    total, breakdowns = registration_breakdowns(registrations_in(user=user, scope=scope, community_ids=community_ids))
+    counts = overview_counts(user=user, scope=scope, community_ids=community_ids, today=today)
     overseer = oversees(user=user, scope=scope, community=community)
     trend = compliance_trend(community_ids=community_ids, today=today) if overseer else []
     return {
-        "total": total,
-        "breakdowns": breakdowns,
-        "findings": finding_summary(user=user, scope=scope, community_ids=community_ids, today=today),
-        "overdue_assessments": overdue_assessment_count(
-            user=user, scope=scope, community_ids=community_ids, today=today
-        ),
+        "total": counts["registrations"]["total"],
+        "breakdowns": registration_breakdowns(counts["registrations"]),
+        "findings": finding_summary(counts["findings"]),
+        "overdue_assessments": counts["overdue_assessments"],
+        "counted_at": counts["counted_at"],
+        "counts_cached": counts["cached"],
         "oversees": overseer,
         "trend": trend,
         "chart": trend_chart(trend),

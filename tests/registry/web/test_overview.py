@@ -320,3 +320,34 @@ class RunStartTests:
 
     def test_a_get_is_not_allowed(self, world):
         assert client_for(regulator(world["north"])).get("/dashboard/runs/start/").status_code == 405
+
+
+class CountCacheTests:
+    """Large views keep their counts for a minute; small ones are always counted afresh."""
+
+    def test_small_views_are_recounted_on_every_request(self, world):
+        client = client_for(regulator(world["north"]))
+        assert total(client.get(DASHBOARD)) == 2
+        RegistrationFactory(community=world["north"], status=RegistrationStatus.SUBMITTED)
+        response = client.get(DASHBOARD)
+        assert total(response) == 3
+        assert 'id="counted-at"' not in response.content.decode()
+
+    def test_large_views_reuse_their_counts_and_say_when_they_were_made(
+        self, world, monkeypatch, django_assert_max_num_queries
+    ):
+        from registry.web import overview
+
+        monkeypatch.setattr(overview, "OVERVIEW_CACHE_FROM", 2)
+        client = client_for(regulator(world["north"]))
+        with django_assert_max_num_queries(20) as first:
+            client.get(DASHBOARD)
+        RegistrationFactory(community=world["north"], status=RegistrationStatus.SUBMITTED)
+        with django_assert_max_num_queries(20) as second:
+            response = client.get(DASHBOARD)
+        assert total(response) == 2  # counted a moment ago
+        assert "Counts as of" in response.content.decode()
+        assert len(second.captured_queries) == len(first.captured_queries) - 3
+
+        other_region = client_for(regulator(world["south"]))  # other SQL, other entry
+        assert total(other_region.get(DASHBOARD)) == 1
