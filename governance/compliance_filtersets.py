@@ -37,9 +37,9 @@ class ComplianceResultFilterSet(CommunityFiltersMixin):
     registration = django_filters.NumberFilter(field_name="registration_id")
     requirement = django_filters.CharFilter(field_name="requirement_code", help_text="Requirement code (exact).")
     framework = django_filters.CharFilter(field_name="framework__urn", help_text="Framework URN (exact).")
-    status = django_filters.MultipleChoiceFilter(choices=ResultStatus.choices)
-    code = django_filters.MultipleChoiceFilter(choices=ResultCode.choices)
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    status = django_filters.MultipleChoiceFilter(choices=ResultStatus.choices, distinct=False)
+    code = django_filters.MultipleChoiceFilter(choices=ResultCode.choices, distinct=False)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, distinct=False)
 
     class Meta:
         model = ComplianceResult
@@ -51,8 +51,8 @@ class FindingFilterSet(CommunityFiltersMixin):
     organization = django_filters.CharFilter(field_name="organization__slug", help_text="Owner organization slug.")
     requirement = django_filters.CharFilter(field_name="requirement_code", help_text="Requirement code (exact).")
     framework = django_filters.CharFilter(field_name="framework__urn", help_text="Framework URN (exact).")
-    status = django_filters.MultipleChoiceFilter(choices=FindingStatus.choices)
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    status = django_filters.MultipleChoiceFilter(choices=FindingStatus.choices, distinct=False)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, distinct=False)
     overdue = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")],
         method="filter_overdue",

@@ -216,6 +216,11 @@ class ComplianceResultApiTests:
         assert response.status_code == 200
         assert len(sqls) == 2  # the user's memberships, the page
         assert not any("COUNT(" in sql.upper() for sql in sqls)
+        # Ordered by the state table's key first (ORDER BY the computed id alone took 11 s on 5 million
+        # results, this 9 ms), and no DISTINCT, which would sort every matching row before the first page.
+        page = sqls[-1].upper()
+        assert 'ORDER BY "GOVERNANCE_COMPLIANCERESULT"."REGISTRATION_ID" ASC' in page
+        assert "DISTINCT" not in page
 
 
 class FindingApiTests:
