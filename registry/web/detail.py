@@ -18,7 +18,7 @@ from governance.choices import ResultCode, ResultStatus, Severity
 from governance.instruments import INSTRUMENTS
 from governance.models import ComplianceResult, Evidence, Finding, RegistrationCompliance, RiskAssessment
 from governance.services.assessments import summary as assessment_summary
-from registry.choices import Disclosure
+from registry.choices import Disclosure, RegistrationStatus
 from registry.models import AISystem, Registration
 from registry.models.registrations import disclosure_level
 from registry.models.systems import DISCLOSABLE_FIELDS
@@ -298,6 +298,7 @@ def detail_context(request, registration: Registration, scope) -> dict:
         "can_review": can_review,
         "can_file": can_file,
         "can_edit": can_file and registration.status in EDITABLE_STATES,
+        "can_retire": registration.status == RegistrationStatus.APPROVED and (can_file or can_review),
         "layout": "detail",
         "decision_form": RegistrationDecisionForm() if can_review else None,
         "evidence_form": EvidenceDecisionForm() if can_review else None,

@@ -31,6 +31,7 @@ from registry.web.web_forms import (
     AssessmentDecisionForm,
     EvidenceDecisionForm,
     RegistrationDecisionForm,
+    RetireForm,
     WaiverForm,
     add_service_errors,
 )
@@ -211,6 +212,26 @@ def assessment_decide(request, pk: int):
         done=DONE.get(form.cleaned_data.get("decision"), "") if reviewed else "",
         default_url=_review_queue_url(),
     )
+
+
+@login_required
+@require_POST
+def registration_retire(request, pk: int):
+    """Take an approved registration off the register: its filers or its regulators may, with a comment."""
+    registration = get_object_or_404(Registration.objects.restrict(request.user, Action.VIEW), pk=pk)
+    form = RetireForm(request.POST)
+    if form.is_valid():
+        _run(
+            form,
+            lambda: services.registration_transition(
+                registration=registration, actor=request.user, action="retire", comment=form.cleaned_data["comment"]
+            ),
+        )
+    if form.errors:
+        messages.error(request, _form_errors(form))
+    else:
+        messages.success(request, _("Retired: the registration is no longer in force."))
+    return HttpResponseRedirect(reverse("web:registration-detail", args=[registration.pk]))
 
 
 def waiver_section_context(user, registration: Registration, scope, *, can_review: bool, form=None) -> dict:

@@ -16,6 +16,7 @@ urlpatterns = [
     path("registrations/<int:pk>/edit/", filing.registration_edit, name="registration-edit"),
     path("registrations/<int:pk>/submit/", filing.registration_submit, name="registration-submit"),
     path("registrations/<int:pk>/decide/", review.registration_decide, name="registration-decide"),
+    path("registrations/<int:pk>/retire/", review.registration_retire, name="registration-retire"),
     path("registrations/<int:pk>/waivers/", review.waiver_grant, name="waiver-grant"),
     path("review/", review.review_queue, name="review-queue"),
     path("review/evidence/<int:pk>/", review.evidence_decide, name="evidence-decide"),

@@ -249,6 +249,10 @@ class RegistrationDecisionForm(forms.Form):
     comment = comment_field()
 
 
+class RetireForm(forms.Form):
+    comment = comment_field()
+
+
 def _future_date(value):
     if value is not None and value <= timezone.localdate():
         raise ValidationError(EXPIRY_IN_PAST)

@@ -291,3 +291,35 @@ class WaiverGrantTests:
         assert client_as(world.users.filer).post(self.url(world), data).status_code == 404
         assert client_as(world.users.other_regulator).post(self.url(world), data).status_code == 404
         assert not Waiver.objects.exists()
+
+
+class RetireTests:
+    def approve(self, world):
+        client_as(world.users.regulator).post(
+            decide_url(world.registration), {"decision": "approve", "comment": "Fine."}, **HTMX
+        )
+
+    def test_filer_retires_an_approved_registration_with_a_comment(self, world):
+        self.approve(world)
+        client = client_as(world.users.filer)
+        assert "Retire this registration" in client.get(f"/registrations/{world.registration.pk}/").content.decode()
+
+        response = client.post(f"/registrations/{world.registration.pk}/retire/", {"comment": ""})
+        assert "A comment is required for this decision." in client.get(response["Location"]).content.decode()
+        assert status_of(world.registration) == RegistrationStatus.APPROVED
+
+        response = client.post(f"/registrations/{world.registration.pk}/retire/", {"comment": "Replaced."})
+        assert response["Location"] == f"/registrations/{world.registration.pk}/"
+        assert "Retired: the registration is no longer in force." in client.get(response["Location"]).content.decode()
+        assert status_of(world.registration) == RegistrationStatus.RETIRED
+
+    def test_only_approved_registrations_offer_it_and_outsiders_get_404(self, world):
+        url = f"/registrations/{world.registration.pk}/"
+        client = client_as(world.users.filer)
+        assert "Retire this registration" not in client.get(url).content.decode()
+        response = client.post(f"{url}retire/", {"comment": "Early."})
+        assert (
+            "A registration that is submitted cannot be retired." in client.get(response["Location"]).content.decode()
+        )
+        assert client_as(world.users.other_filer).post(f"{url}retire/", {"comment": "x"}).status_code == 404
+        assert status_of(world.registration) == RegistrationStatus.SUBMITTED
