@@ -5,9 +5,13 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from django.core.mail.backends.base import BaseEmailBackend
@@ -530,3 +534,32 @@ class WebhookSignTests:
     def test_a_different_timestamp_gives_a_different_signature(self):
         body = b'{"event":"ping"}'
         assert webhook_sign("s3cret", body, timestamp=1) != webhook_sign("s3cret", body, timestamp=2)
+
+
+class MailSettingsTests:
+    @pytest.mark.parametrize(
+        ("env", "backend"),
+        [
+            ({}, "django.core.mail.backends.console.EmailBackend"),
+            ({"EMAIL_FILE_PATH": "/tmp/commons-mail"}, "django.core.mail.backends.filebased.EmailBackend"),
+            (
+                {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend"},
+                "django.core.mail.backends.smtp.EmailBackend",
+            ),
+        ],
+    )
+    def test_the_mail_backend_comes_from_the_environment(self, env, backend):
+        environment = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in {"EMAIL_BACKEND", "EMAIL_FILE_PATH", "DJANGO_SETTINGS_MODULE"}
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", "from config import settings; print(settings.EMAIL_BACKEND)"],
+            cwd=Path(__file__).resolve().parents[2],
+            env={**environment, "DEBUG": "1", **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.stdout.strip() == backend, result.stderr
