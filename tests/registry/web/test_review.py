@@ -106,6 +106,8 @@ class RegistrationDecisionTests:
         assert "Approved." in row
         assert "“Complete and clear.”" in row
         assert 'name="decision"' not in row  # decided: no more buttons
+        page = client_as(world.users.regulator).get(f"/registrations/{world.registration.pk}/").content.decode()
+        assert f'href="/register/city/{world.registration.pk}/" id="public-link"' in page
         assert status_of(world.registration) == RegistrationStatus.APPROVED
         event = AuditEvent.objects.get(action="registration.approve")
         assert (event.actor_username, event.comment) == ("regulator", "Complete and clear.")
