@@ -273,3 +273,31 @@ class RegistrationListQueryCountTests:
         many = self.queries(client, {"page": 1, "community": city.slug})
         assert few <= many <= few + 1  # the count query runs only once there is more than one page
         assert many <= 8
+
+
+class RegistrationSearchIndexTests:
+    @pytest.mark.parametrize(
+        "model, field, index",
+        [
+            ("AISystem", "name", "registry_aisystem_name_trgm"),
+            ("AISystem", "purpose", "registry_aisystem_purpose_trgm"),
+            ("AISystem", "vendor", "registry_aisystem_vendor_trgm"),
+            ("Organization", "name", "registry_organization_name_trgm"),
+        ],
+    )
+    def test_the_search_lookups_can_use_the_trigram_indexes(self, model, field, index):
+        """The index expression must be exactly the SQL Django writes for `icontains`, or it is never used."""
+        from django.apps import apps
+
+        if connection.vendor != "postgresql":
+            pytest.skip("trigram indexes exist on PostgreSQL only")
+        queryset = (
+            apps.get_model("registry", model).objects.filter(**{f"{field}__icontains": "fraud"}).order_by().values("pk")
+        )
+        sql, params = queryset.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # an empty table is otherwise read whole
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert index in plan
