@@ -9,7 +9,11 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 from django.http import Http404
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
+from registry.choices import CommunityKind
 from registry.models import Community, Registration
 from registry.permissions import FILING_ROLES, OVERSIGHT_ROLES, UserScope, in_q
 
@@ -72,10 +76,39 @@ def default_community(*, user, scope: UserScope, tree: CommunityTree) -> Communi
 
 def selected_community(request, *, tree: CommunityTree, scope: UserScope) -> Community | None:
     """The community named by `?community=<slug>` (404 if the user cannot pick it), or the default."""
-    slug = request.GET.get("community", "").strip()
-    if slug:
-        community = tree.by_slug(slug)
-        if community is None:
-            raise Http404
-        return community
-    return default_community(user=request.user, scope=scope, tree=tree)
+    if "community" not in request.GET:
+        return default_community(user=request.user, scope=scope, tree=tree)
+    slug = request.GET["community"].strip()
+    if not slug:  # `?community=` asks for everything the user can see
+        return None
+    community = tree.by_slug(slug)
+    if community is None:
+        raise Http404
+    return community
+
+
+def tree_links(tree: CommunityTree, *, current: Community | None, url: str) -> str:
+    """The switcher's list items, written out here: the template engine spent ~0.5 ms per community on them,
+    which for a nation's tree was most of the overview's rendering time."""
+    kinds = dict(CommunityKind.choices)
+    items = []
+    for node in tree:
+        community = node.community
+        described = str(kinds.get(community.kind, community.kind))
+        if node.depth:
+            described = _("%(kind)s, level %(depth)s") % {"kind": described, "depth": node.depth}
+        items.append(
+            (
+                node.depth,
+                f"{url}?community={community.slug}",
+                mark_safe(' aria-current="true"') if current is not None and community.pk == current.pk else "",
+                mark_safe('<span aria-hidden="true">└ </span>') if node.depth else "",
+                community.name,
+                described,
+            )
+        )
+    return format_html_join(
+        "\n",
+        '<li style="padding-left: {}rem"><a href="{}"{}>{}{} <span class="visually-hidden">({})</span></a></li>',
+        items,
+    )

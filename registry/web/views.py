@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from governance.models import ComplianceRun
 from registry.permissions import Action, user_scope
-from registry.web.communities import community_tree, selected_community
+from registry.web.communities import community_tree, selected_community, tree_links
 from registry.web.overview import ACTIVE_RUN_STATUSES, can_start_sweep, community_overview
 
 SWEEP_STARTED = _("A compliance check of %(community)s has started.")
@@ -34,7 +34,12 @@ def dashboard(request):
     community = selected_community(request, tree=tree, scope=scope)
     community_ids = tree.subtree_ids(community) if community else None
     context = community_overview(user=request.user, scope=scope, community=community, community_ids=community_ids)
-    context.update(tree=tree, community=community, nav_section="dashboard")
+    context.update(
+        tree=tree,
+        tree_links=tree_links(tree, current=community, url=reverse("web:dashboard")),
+        community=community,
+        nav_section="dashboard",
+    )
     return render(request, "dashboard/overview.html", context)
 
 

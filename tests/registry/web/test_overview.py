@@ -160,6 +160,13 @@ class ScopingTests:
         assert total(client.get(DASHBOARD, {"community": "north"})) == 2
         assert total(client.get(DASHBOARD, {"community": "south"})) == 1  # only their own draft there
 
+    def test_all_i_can_see_drops_the_community(self, world):
+        user = regulator(world["north"])
+        filer(world["acme"], user=user)
+        response = client_for(user).get(DASHBOARD, {"community": ""})
+        assert "Overview of my registrations" in response.content.decode()
+        assert total(response) == 3  # north's two, and acme's draft in the city
+
     def test_a_superuser_sees_everything_and_can_narrow_it(self, world):
         client = client_for(UserFactory(is_superuser=True))
         assert total(client.get(DASHBOARD)) == 4
