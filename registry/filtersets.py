@@ -3,7 +3,7 @@
 import django_filters
 from django.db.models import Q
 
-from registry.choices import LifecycleStage, RegistrationStatus, RiskTier
+from registry.choices import ComplianceStatus, LifecycleStage, RegistrationStatus, RiskTier
 from registry.models import AISystem, Community, Registration
 
 
@@ -16,6 +16,7 @@ class RegistrationFilterSet(django_filters.FilterSet):
     system = django_filters.NumberFilter(field_name="system_id")
     status = django_filters.MultipleChoiceFilter(choices=RegistrationStatus.choices)
     risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices)
+    compliance_status = django_filters.MultipleChoiceFilter(choices=ComplianceStatus.choices, distinct=False)
     lifecycle_stage = django_filters.MultipleChoiceFilter(
         field_name="system__lifecycle_stage", choices=LifecycleStage.choices
     )

@@ -11,6 +11,7 @@ from governance import services
 from governance.choices import FindingStatus, RunStatus, RunTrigger
 from governance.models import ComplianceRun, Finding, RegistrationCompliance, RuleSet, RuleSetItem
 from registry.choices import CommunityRole, RegistrationStatus
+from registry.models import Registration
 from tests.factories import (
     CommunityFactory,
     OrganizationFactory,
@@ -474,3 +475,14 @@ class RegistrationComplianceFieldsTests:
         assert row == body
         linked = results(client.get(body["findings_url"]))
         assert [f["id"] for f in linked] == [world["finding"].pk]
+
+    def test_registrations_filter_by_compliance_status(self, world, client_for):
+        Registration.objects.filter(pk=world["registration"].pk).update(compliance_status="at_risk")
+        client = client_for(regulator(world["city"]))
+
+        def ids(query):
+            return [r["id"] for r in results(client.get(f"/api/v1/registrations/?{query}"))]
+
+        assert ids("compliance_status=at_risk") == [world["registration"].pk]
+        assert ids("compliance_status=compliant&compliance_status=pending") == []
+        assert client.get("/api/v1/registrations/?compliance_status=fine").status_code == 400
