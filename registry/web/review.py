@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from governance import services as governance_services
 from governance.models import AssessmentStatus, Evidence, RiskAssessment, Waiver
@@ -71,9 +72,17 @@ def _form_errors(form) -> str:
 
 
 def _respond(request, form, *, partial: str, context: dict, done: str, default_url: str):
-    """The row for htmx; otherwise a message and a redirect back to where the form was."""
+    """The row for htmx; otherwise a message and a redirect back to where the form was.
+
+    On the registration page a decision changes more than its row (status badges, history), so htmx is told
+    to reload the page once the decision is taken; a refused one still answers with the row and its error.
+    """
+    layout = request.POST.get("layout", "queue")
+    if request.htmx and layout == "detail" and not form.errors:
+        messages.success(request, done)
+        return HttpResponseClientRefresh()
     if request.htmx:
-        context = {**context, "layout": request.POST.get("layout", "queue"), "can_review": True}
+        context = {**context, "layout": layout, "can_review": True}
         context["done"] = "" if form.errors else done
         return render(request, partial, context)
     if form.errors:

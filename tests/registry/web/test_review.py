@@ -179,13 +179,25 @@ class RegistrationDecisionTests:
         assert response.status_code == 200
         assert "Select a valid choice." in response.content.decode()
 
-    def test_the_detail_page_decision_returns_the_detail_row(self, world):
+    def test_a_decision_on_the_registration_page_reloads_it(self, world):
+        client = client_as(world.users.regulator)
+        data = {"decision": "approve", "comment": "Ok.", "layout": "detail"}
+
+        response = client.post(decide_url(world.registration), data, **HTMX)
+
+        assert response.status_code == 200
+        assert response["HX-Refresh"] == "true"
+        page = client.get(f"/registrations/{world.registration.pk}/").content.decode()
+        assert "Approved." in page
+        assert '<span class="badge badge--approved">Approved</span>' in page
+
+    def test_a_refused_decision_on_the_registration_page_answers_with_its_row(self, world):
         response = client_as(world.users.regulator).post(
-            decide_url(world.registration), {"decision": "approve", "comment": "Ok.", "layout": "detail"}, **HTMX
+            decide_url(world.registration), {"decision": "approve", "comment": "", "layout": "detail"}, **HTMX
         )
         row = response.content.decode()
-        assert "Approved." in row
-        assert "City of Riverton" not in row  # the detail page's row has no registration columns
+        assert "A comment is required for this decision." in row
+        assert "City of Riverton" not in row  # the registration page's row has no registration columns
 
 
 class EvidenceDecisionTests:
