@@ -6,7 +6,8 @@ compact state, which can hold millions of rows: pages are keyset pages and nothi
 """
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
@@ -41,6 +42,15 @@ class ComplianceRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Reg
 
     @extend_schema(
         request=s.ComplianceRunCreateSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.URI,
+                OpenApiParameter.HEADER,
+                response=[202],
+                description="The run's URL, to poll for progress.",
+            )
+        ],
         responses={
             202: s.ComplianceRunSerializer,
             403: OpenApiResponse(description="Not a regulator of the community or of an ancestor."),
