@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms.models import fields_for_model
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from registry.choices import DataCategory, Disclosure, RiskTier, Technique
@@ -19,6 +20,7 @@ from registry.errors import COMMENT_REQUIRED
 from registry.models import AISystem, Community, Organization
 from registry.models.registrations import disclosure_level
 from registry.models.systems import DISCLOSABLE_FIELDS
+from registry.permissions import Action
 
 WITHHELD_NEEDS_REASON = _("Withholding a field requires a reason.")
 EXPIRY_IN_PAST = _("The expiry date must be in the future.")
@@ -92,12 +94,11 @@ def _system_fields() -> dict:
         widgets={
             "start_date": DateInput(),
             "end_date": DateInput(),
-            **{name: forms.Textarea(attrs={"rows": 3}) for name in ("intended_use", "benefits", "inputs", "outputs")},
         },
     )
     for name, choices in MULTI_CHOICE_FIELDS.items():
         fields[name] = forms.MultipleChoiceField(
-            label=AISystem._meta.get_field(name).verbose_name.capitalize(),
+            label=capfirst(AISystem._meta.get_field(name).verbose_name),
             choices=choices.choices,
             required=False,
             widget=forms.CheckboxSelectMultiple,
@@ -311,6 +312,5 @@ class WaiverForm(forms.Form):
 
 
 def filing_organizations(user, scope=None):
-    from registry.permissions import Action
-
+    """The organizations `user` files for: the choices of the system form."""
     return Organization.objects.restrict(user, Action.FILE, scope=scope).order_by("name")
