@@ -7,8 +7,8 @@ Community filters resolve the slug to community ids first and filter on the regi
 import django_filters
 from django.utils import timezone
 
-from governance.choices import FindingStatus, ResultCode, ResultStatus, Severity
-from governance.models import ComplianceResult, Finding
+from governance.choices import FindingStatus, ResultCode, ResultStatus, RunStatus, RunTrigger, Severity
+from governance.models import ComplianceResult, ComplianceRun, Finding
 from registry.models import Community
 
 
@@ -66,3 +66,13 @@ class FindingFilterSet(CommunityFiltersMixin):
     def filter_overdue(self, queryset, name, value):
         overdue = {"status": FindingStatus.OPEN, "due_on__lt": timezone.localdate()}
         return queryset.filter(**overdue) if value == "true" else queryset.exclude(**overdue)
+
+
+class ComplianceRunFilterSet(django_filters.FilterSet):
+    community = django_filters.CharFilter(field_name="community__slug", help_text="Community slug (exact).")
+    status = django_filters.MultipleChoiceFilter(choices=RunStatus.choices, distinct=False)
+    trigger = django_filters.MultipleChoiceFilter(choices=RunTrigger.choices, distinct=False)
+
+    class Meta:
+        model = ComplianceRun
+        fields = []

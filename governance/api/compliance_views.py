@@ -15,7 +15,7 @@ from rest_framework.reverse import reverse
 
 from governance.api import compliance_serializers as s
 from governance.choices import ResultCode, RunTrigger
-from governance.compliance_filtersets import ComplianceResultFilterSet, FindingFilterSet
+from governance.compliance_filtersets import ComplianceResultFilterSet, ComplianceRunFilterSet, FindingFilterSet
 from governance.models import ComplianceResult, ComplianceRun, Finding, RegistrationCompliance
 from governance.models.compliance import ACTIVE_RUN_STATUSES
 from governance.services.compliance import SweepAlreadyRunning, compliance_run_start
@@ -38,6 +38,7 @@ class ComplianceRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Reg
     model = ComplianceRun
     serializer_class = s.ComplianceRunSerializer
     select_related = ("community", "created_by")
+    filterset_class = ComplianceRunFilterSet
     lookup_value_regex = "[0-9]+"
 
     @extend_schema(

@@ -314,6 +314,19 @@ class ComplianceRunApiTests:
         assert [r["id"] for r in rows] == [newer.pk, world["run"].pk]
         assert rows[0]["status"] == "queued" and rows[0]["percent"] == 0
 
+    def test_filters(self, world, client_for):
+        newer = ComplianceRun.objects.create(trigger=RunTrigger.MANUAL, community=world["region"])
+        client = client_for(regulator(world["region"]))
+
+        def ids(query):
+            return [r["id"] for r in results(client.get(f"{RUNS}?{query}"))]
+
+        assert ids("community=city") == [world["run"].pk]
+        assert ids("status=queued") == [newer.pk]
+        assert ids("status=running&trigger=schedule") == [world["run"].pk]
+        assert ids("trigger=change") == []
+        assert client.get(f"{RUNS}?status=lost").status_code == 400
+
 
 class StartSweepApiTests:
     def test_a_regulator_starts_a_sweep(self, world, client_for):
