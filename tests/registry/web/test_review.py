@@ -300,6 +300,17 @@ class WaiverGrantTests:
         assert "Choose a requirement that binds this registration." in section
         assert not Waiver.objects.exists()
 
+    def test_without_javascript_the_page_comes_back_with_a_message(self, world):
+        client = client_as(world.users.regulator)
+        expires = (timezone.localdate() + datetime.timedelta(days=60)).isoformat()
+        data = {"requirement": f"{world.floor.framework.pk}:FLOOR-1", "justification": "Ok.", "expires_on": expires}
+
+        response = client.post(self.url(world), data)
+
+        assert response["Location"] == f"/registrations/{world.registration.pk}/#waivers"
+        assert "Waiver granted." in client.get(response["Location"]).content.decode()
+        assert Waiver.objects.count() == 1
+
     def test_only_the_communitys_regulators_grant(self, world):
         data = {"requirement": f"{world.floor.framework.pk}:FLOOR-1", "justification": "x", "expires_on": "2099-01-01"}
         assert client_as(world.users.filer).post(self.url(world), data).status_code == 404
