@@ -39,6 +39,11 @@ class CommunityTree:
     def by_slug(self, slug: str) -> Community | None:
         return next((node.community for node in self.nodes if node.community.slug == slug), None)
 
+    def ancestors(self, community: Community) -> list[Community]:
+        """The community's ancestors that the user can pick too, root first, for breadcrumbs."""
+        ids = set(community.ancestor_ids())
+        return [node.community for node in self.nodes if node.community.pk in ids]
+
     def subtree_ids(self, community: Community) -> list[int]:
         """The community and its descendants among those loaded (all of them, for its overseers)."""
         return [node.community.pk for node in self.nodes if node.community.path.startswith(community.path)]

@@ -38,6 +38,7 @@ def dashboard(request):
         tree=tree,
         tree_links=tree_links(tree, current=community, url=reverse("web:dashboard")),
         community=community,
+        ancestors=tree.ancestors(community) if community else [],
         nav_section="dashboard",
     )
     return render(request, "dashboard/overview.html", context)

@@ -124,7 +124,12 @@ class ScopingTests:
             "non_compliant": 1,
         }
         assert total(client.get(DASHBOARD, {"community": "south"})) == 1
-        assert total(client.get(DASHBOARD, {"community": "north-city"})) == 1
+        response = client.get(DASHBOARD, {"community": "north-city"})
+        assert total(response) == 1
+        breadcrumbs = response.content.decode().split('class="breadcrumbs"')[1].split("</nav>")[0]
+        assert '<a href="/dashboard/?community=nation">Nation</a>' in breadcrumbs
+        assert '<a href="/dashboard/?community=north">North</a>' in breadcrumbs
+        assert '<li aria-current="page">North City</li>' in breadcrumbs
 
     def test_viewer_of_a_city_sees_only_the_city(self, world):
         response = client_for(community_member(world["north_city"], CommunityRole.VIEWER)).get(DASHBOARD)
