@@ -470,16 +470,7 @@ def _write_findings(changed, *, day, now):
                         "due_on": day + datetime.timedelta(days=item.due_days),
                     }
                     if found is None:
-                        to_create.append(
-                            Finding(
-                                registration_id=row.id,
-                                organization_id=row.organization_id,
-                                framework_id=item.framework_id,
-                                requirement_code=item.code,
-                                opened_at=now,
-                                **fields,
-                            )
-                        )
+                        to_create.append((row.id, row.organization_id, item.framework_id, item.code, fields))
                     else:
                         to_reopen.append((found[0], row.id, fields))
                 position = row.codes.find(failing, position + 1)
@@ -489,8 +480,8 @@ def _write_findings(changed, *, day, now):
             index = ruleset.by_key.get(key)
             if index is None or row.codes[index] in CLOSES_FINDING:  # passing now, or no longer required
                 to_close.append((pk, row.id))
-    for finding in Finding.objects.bulk_create(to_create, batch_size=2000):
-        opened[finding.registration_id].append(finding.pk)
+    for pk, registration_id in _insert_findings(to_create, now=now):
+        opened[registration_id].append(pk)
     if to_close:
         Finding.objects.filter(pk__in=[pk for pk, _r in to_close]).update(status=FindingStatus.CLOSED, closed_at=now)
         for pk, registration_id in to_close:
@@ -505,6 +496,37 @@ def _write_findings(changed, *, day, now):
         )
         reopened[registration_id].append(pk)
     return opened, closed, reopened
+
+
+def _insert_findings(rows, *, now) -> list[tuple[int, int]]:
+    """One INSERT of many new findings (a first sweep opens thousands); returns (id, registration id)."""
+    if not rows:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO governance_finding (registration_id, organization_id, framework_id, requirement_code, title,
+                severity, status, code, reason, opened_at, due_on, reopened_count)
+            SELECT t.r, t.o, t.f, t.c, t.title, t.severity, %s, t.code, t.reason, %s, t.due, 0
+            FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
+                %s::text[], %s::date[]) AS t(r, o, f, c, title, severity, code, reason, due)
+            RETURNING id, registration_id
+            """,
+            [
+                FindingStatus.OPEN.value,
+                now,
+                [r[0] for r in rows],
+                [r[1] for r in rows],
+                [r[2] for r in rows],
+                [r[3] for r in rows],
+                [r[4]["title"] for r in rows],
+                [r[4]["severity"] for r in rows],
+                [str(r[4]["code"]) for r in rows],
+                [r[4]["reason"] for r in rows],
+                [r[4]["due_on"] for r in rows],
+            ],
+        )
+        return cursor.fetchall()
 
 
 # Snapshots and expiries ---------------------------------------------------------------------------------
