@@ -282,6 +282,7 @@ class SweepTests:
         assert "<html" not in partial
         assert "200 of 200 checked" in partial
         assert "hx-trigger" not in partial  # finished: polling stops
+        assert 'id="run-refresh"' in partial
 
     def test_a_run_of_another_community_is_hidden(self, world):
         run = ComplianceRun.objects.create(trigger=RunTrigger.SCHEDULE, community=world["south"])
