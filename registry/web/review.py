@@ -9,7 +9,7 @@ comment, own filing): what they refuse is shown as an error in the row, never as
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,9 +23,9 @@ from governance import services as governance_services
 from governance.models import AssessmentStatus, Evidence, RiskAssessment, Waiver
 from governance.selectors import effective_requirements
 from registry import services
-from registry.choices import RegistrationStatus
+from registry.choices import CommunityRole, RegistrationStatus
 from registry.errors import InvalidTransition
-from registry.models import Registration
+from registry.models import Community, Registration
 from registry.permissions import Action, user_scope
 from registry.web.detail import assessment_rows
 from registry.web.web_forms import (
@@ -101,6 +101,7 @@ def _review_queue_url() -> str:
 def review_queue(request):
     user = request.user
     scope = user_scope(user)
+    communities, selected, subtree = _queue_communities(request, scope)
     registrations = (
         Registration.objects.restrict(user, Action.REVIEW, scope=scope)
         .filter(status=RegistrationStatus.SUBMITTED)
@@ -119,6 +120,10 @@ def review_queue(request):
         .select_related("registration__system", "registration__community", "framework", "submitted_by")
         .order_by("submitted_at", "id")
     )
+    if selected is not None:
+        registrations = registrations.filter(community_id__in=subtree)
+        assessments = assessments.filter(registration__community_id__in=subtree)
+        evidence = evidence.filter(registration__community_id__in=subtree)
     context = {
         "registrations": list(registrations[:QUEUE_LIMIT]),
         "registration_count": registrations.count(),
@@ -127,14 +132,36 @@ def review_queue(request):
         "evidence_list": list(evidence[:QUEUE_LIMIT]),
         "evidence_count": evidence.count(),
         "limit": QUEUE_LIMIT,
-        "is_reviewer": user.is_superuser or bool(scope.communities("regulator")),
+        "is_reviewer": user.is_superuser or bool(scope.communities(CommunityRole.REGULATOR)),
         "decision_form": RegistrationDecisionForm(),
         "evidence_form": EvidenceDecisionForm(),
         "assessment_form": AssessmentDecisionForm(),
         "can_review": True,
         "layout": "queue",
+        "communities": communities,
+        "selected": selected,
     }
     return render(request, "dashboard/review/queue.html", context)
+
+
+def _queue_communities(request, scope):
+    """The communities this regulator reviews, in tree order, and the one `?community=<slug>` narrows to
+    (with its subtree's ids). A community the user does not regulate answers 404."""
+    regulated = Community.objects.order_by("path")
+    if not request.user.is_superuser:
+        regulated = regulated.filter(pk__in=scope.communities(CommunityRole.REGULATOR))
+    communities = list(regulated.only("pk", "slug", "name", "path"))
+    top = min((community.depth for community in communities), default=0)
+    for community in communities:
+        community.indent = "— " * (community.depth - top)
+    slug = request.GET.get("community")
+    if not slug:
+        return communities, None, []
+    selected = next((community for community in communities if community.slug == slug), None)
+    if selected is None:
+        raise Http404(_("No such community in your review scope."))
+    subtree = [community.pk for community in communities if community.path.startswith(selected.path)]
+    return communities, selected, subtree
 
 
 @login_required

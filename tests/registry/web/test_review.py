@@ -12,7 +12,7 @@ from governance.choices import EvidenceStatus
 from governance.models import AssessmentStatus, RiskAssessment, Waiver
 from registry.choices import RegistrationStatus
 from registry.models import AuditEvent, Registration
-from tests.factories import AISystemFactory, RegistrationFactory, organization_member
+from tests.factories import AISystemFactory, CommunityFactory, RegistrationFactory, organization_member
 from tests.registry.web.test_detail import PDF, build_world, client_as
 
 pytestmark = pytest.mark.django_db
@@ -78,6 +78,27 @@ class ReviewQueueTests:
             assert "Pothole finder" not in page
             assert "No registrations are waiting for review." in page
         assert "The review queue is for regulators." in client_as(world.users.filer).get(QUEUE).content.decode()
+
+    def test_narrowed_to_one_community_of_the_tree(self, world):
+        town = CommunityFactory(slug="town", parent=world.region, name="Town of Elm")
+        elsewhere = RegistrationFactory(
+            community=town,
+            status=RegistrationStatus.SUBMITTED,
+            system=AISystemFactory(organization=world.other_organization, name="Parking predictor"),
+        )
+        client = client_as(world.users.regulator)
+
+        page = client.get(QUEUE).content.decode()
+        assert "Pothole finder" in page and "Parking predictor" in page
+        assert '<option value="town">— Town of Elm</option>' in page  # under the region, indented
+
+        page = client.get(QUEUE, {"community": "town"}).content.decode()
+        assert "Parking predictor" in page and "Pothole finder" not in page
+        assert f'id="review-registration-{elsewhere.pk}"' in page
+        page = client.get(QUEUE, {"community": "region"}).content.decode()
+        assert "Parking predictor" in page and "Pothole finder" in page
+        assert client.get(QUEUE, {"community": "other"}).status_code == 404  # not theirs to review
+        assert client.get(QUEUE, {"community": "nowhere"}).status_code == 404
 
     def test_query_count_does_not_grow_with_rows(self, world, django_assert_max_num_queries):
         submitted_evidence(world)
