@@ -5,7 +5,7 @@ Everything starts from the restricting querysets, so runs, results and findings 
 compact state, which can hold millions of rows: pages are keyset pages and nothing counts the view.
 """
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status
