@@ -27,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -410,7 +411,9 @@ def start_worker(env, concurrency: int) -> subprocess.Popen:
         "-l",
         "warning",
     ]
-    worker = subprocess.Popen(command, env=env, cwd=BASE_DIR)
+    log = Path(tempfile.gettempdir()) / "bench-sweep-worker.log"
+    print(f"Worker log: {log}")
+    worker = subprocess.Popen(command, env=env, cwd=BASE_DIR, stdout=log.open("w"), stderr=subprocess.STDOUT)
     from config.celery import app
 
     deadline = time.monotonic() + 60

@@ -303,21 +303,32 @@ def evaluate_chunk(
         waived[registration_id].add((framework_id, code))
     evidence_entries = defaultdict(lambda: defaultdict(list))
     evidence_lists = defaultdict(list)
-    for registration_id, framework_id, urn, code, status, submitted_at, expires_on in Evidence.objects.filter(
-        **in_range
-    ).values_list(
-        "registration_id", "framework_id", "framework__urn", "requirement_code", "status", "submitted_at", "expires_on"
-    ):
-        entry = {
-            "requirement": code,
-            "framework": urn,
-            "status": status,
-            "age_days": _age_days(submitted_at, today),
-            "valid": status == EvidenceStatus.ACCEPTED and (expires_on is None or today < expires_on),
-        }
-        evidence_entries[registration_id][(framework_id, code)].append(entry)
-        if "evidence" in wants:
+    evidence = Evidence.objects.filter(**in_range)
+    if "evidence" in wants:  # rules read the list itself: the documented entries, in the documented order
+        for registration_id, framework_id, urn, code, status, submitted_at, expires_on in evidence.values_list(
+            "registration_id",
+            "framework_id",
+            "framework__urn",
+            "requirement_code",
+            "status",
+            "submitted_at",
+            "expires_on",
+        ):
+            entry = {
+                "requirement": code,
+                "framework": urn,
+                "status": status,
+                "age_days": _age_days(submitted_at, today),
+                "valid": status == EvidenceStatus.ACCEPTED and (expires_on is None or today < expires_on),
+            }
+            evidence_entries[registration_id][(framework_id, code)].append(entry)
             evidence_lists[registration_id].append(entry)
+    else:  # only evidence requirements look: their state needs status and validity
+        for registration_id, framework_id, code, status, expires_on in evidence.order_by().values_list(
+            "registration_id", "framework_id", "requirement_code", "status", "expires_on"
+        ):
+            valid = status == EvidenceStatus.ACCEPTED and (expires_on is None or today < expires_on)
+            evidence_entries[registration_id][(framework_id, code)].append({"status": status, "valid": valid})
     assessment_lists = defaultdict(list)
     if "assessments" in wants:
         for registration_id, instrument, version, status, result, submitted_at, valid_until in (
