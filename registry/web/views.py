@@ -2,6 +2,7 @@
 in `overview.py` / `communities.py`, render."""
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,14 +10,32 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
+from rest_framework.throttling import ScopedRateThrottle
 
 from governance.models import ComplianceRun
 from registry.permissions import Action, user_scope
 from registry.web.communities import community_tree, selected_community, tree_links
 from registry.web.overview import ACTIVE_RUN_STATUSES, can_start_sweep, community_overview
 
+TOO_MANY_LOGINS = _("Too many login attempts from your address; wait a minute and try again.")
 SWEEP_STARTED = _("A compliance check of %(community)s has started.")
 SWEEP_UNAVAILABLE = _("The compliance engine is not available on this installation.")
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, throttled like the API's token login: the same rate, counted per address in the
+    same cache entries, so password guessing gains nothing by switching between the two."""
+
+    throttle_scope = "login"
+
+    def post(self, request, *args, **kwargs):
+        if not ScopedRateThrottle().allow_request(request, self):
+            form = self.get_form()
+            form.add_error(None, TOO_MANY_LOGINS)
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        return super().post(request, *args, **kwargs)
 
 
 def home(request):

@@ -33,6 +33,19 @@ class LoginTests:
         assert response.status_code == 200
         assert 'role="alert"' in response.content.decode()
 
+    def test_password_guessing_is_throttled_like_the_api_login(self):
+        from rest_framework.throttling import ScopedRateThrottle
+
+        UserFactory(username="someone")
+        client = Client()
+        allowed, _period = ScopedRateThrottle().parse_rate(ScopedRateThrottle.THROTTLE_RATES["login"])
+        for _attempt in range(allowed):
+            assert client.post("/accounts/login/", {"username": "someone", "password": "nope"}).status_code == 200
+        response = client.post("/accounts/login/", {"username": "someone", "password": PASSWORD})
+        assert response.status_code == 429
+        assert "Too many login attempts" in response.content.decode()
+        assert "_auth_user_id" not in client.session
+
     def test_logout_is_a_post_and_returns_to_login(self):
         user = UserFactory()
         client = Client()
