@@ -5,6 +5,7 @@ Everything starts from the restricting querysets, so runs, results and findings 
 compact state, which can hold millions of rows: pages are keyset pages and nothing counts the view.
 """
 
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -153,7 +154,9 @@ class ComplianceResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request, pk=None):
-        result = self.get_object()
+        # The id is computed in the view: name the registration too, so the lookup uses the state table's key.
+        pk = int(pk)
+        result = get_object_or_404(self.get_queryset(), pk=pk, registration_id=pk // RESULT_ID_FACTOR)
         attach_error_messages([result])
         return Response(self.get_serializer(result).data)
 
