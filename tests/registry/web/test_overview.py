@@ -177,6 +177,19 @@ class ScopingTests:
         assert total(client.get(DASHBOARD)) == 4
         assert total(client.get(DASHBOARD, {"community": "north"})) == 3
 
+    def test_an_auditor_granted_one_registration_sees_only_it(self, world):
+        from guardian.shortcuts import assign_perm
+
+        auditor = UserFactory()
+        assign_perm("view_registration", auditor, world["south_approved"])
+        client = client_for(auditor)
+        response = client.get(DASHBOARD)
+        assert total(response) == 1
+        assert counts(response, "compliance_status")["at_risk"] == 1
+        assert "?community=south" in response.content.decode()
+        assert total(client.get(DASHBOARD, {"community": "south"})) == 1
+        assert client.get(DASHBOARD, {"community": "north"}).status_code == 404
+
     def test_outsider_sees_nothing(self, world):
         response = client_for(UserFactory()).get(DASHBOARD)
         assert response.status_code == 200
