@@ -409,6 +409,12 @@ def person(world, role):
         return filer(world["organization"])
     if role == "other organization":
         return filer(OrganizationFactory())
+    if role == "auditor":
+        from guardian.shortcuts import assign_perm
+
+        user = UserFactory()
+        assign_perm("view_registration", user, world["registration"])
+        return user
     if role == "outsider":
         return UserFactory()
     return None
@@ -424,6 +430,7 @@ class CompliancePermissionTests:
             ("ancestor regulator", True, True),
             ("viewer", True, True),
             ("filer", False, True),
+            ("auditor", False, True),
             ("other organization", False, False),
             ("outsider", False, False),
         ],
