@@ -176,6 +176,13 @@ class RegistrationDetailTests:
         assert "Edit system" in page
         assert 'name="decision"' not in page
         assert "Submit for review" not in page  # submitted: nothing to edit until the regulator decides
+        assert f'href="/assessments/new/?registration={world.registration.pk}"' in page
+
+    def test_regulators_open_the_assessments_but_do_not_start_one(self, world):
+        page = client_as(world.users.regulator).get(detail_url(world.registration)).content.decode()
+
+        assert f'href="/assessments/?registration={world.registration.pk}"' in page
+        assert "/assessments/new/" not in page
 
     def test_hidden_registrations_answer_404(self, world):
         url = detail_url(world.registration)
