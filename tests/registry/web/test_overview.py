@@ -271,10 +271,12 @@ class TrendTests:
         response = client_for(regulator(world["north"])).get(DASHBOARD)
         html = response.content.decode()
         assert "<svg" in html and "<polyline" in html
-        latest = html[html.index('id="trend-latest"') :]
-        assert "<td>14</td>" in latest and "<td>2</td>" in latest
+        table = html[html.index('id="trend-table"') :]
+        rows = table[: table.index("</tbody>")].split("<tr>")[2:]  # newest day first, after the header row
+        assert len(rows) == 2
+        assert '<td class="num">14</td>' in rows[0] and '<td class="num">2</td>' in rows[0]
+        assert '<td class="num">10</td>' in rows[1]
         trend_card = html[html.index('id="compliance-trend"') :]
-        assert "<td>14</td>" in trend_card[: trend_card.index("</section>")]
         assert "500" not in trend_card[: trend_card.index("</section>")]
 
 
