@@ -207,9 +207,12 @@ def registration_list(request):
         "export_query": _query_string(params),
         "invalid_filters": INVALID_FILTERS if filterset.is_bound and not filterset.is_valid() else None,
     }
-    status = 400 if context["invalid_filters"] else 200
-    template = "dashboard/_registration_results.html" if request.htmx else "dashboard/registration_list.html"
-    return render(request, template, context, status=status)
+    if request.htmx:
+        # 200 even with invalid filters: htmx does not swap a 4xx response in, and the message must show.
+        return render(request, "dashboard/_registration_results.html", context)
+    return render(
+        request, "dashboard/registration_list.html", context, status=400 if context["invalid_filters"] else 200
+    )
 
 
 class _Echo:

@@ -249,6 +249,12 @@ class RegistrationListPaginationTests:
         assert content.lstrip().startswith('<div id="registration-results"')
         assert listed_ids(response) == ids(world, "city_submitted")
 
+    def test_htmx_gets_invalid_filters_with_a_200_so_that_the_message_is_swapped_in(self, world):
+        client = client_for(world["users"]["regulator"])
+        response = client.get(LIST_URL, {"community": "other-region"}, HTTP_HX_REQUEST="true")
+        assert response.status_code == 200
+        assert str(INVALID_FILTERS) in response.content.decode()
+
     def test_the_page_works_without_javascript(self, world):
         content = client_for(world["users"]["ancestor"]).get(LIST_URL).content.decode()
         assert '<form id="registration-filters"' in content
