@@ -307,3 +307,16 @@ class RegistrationSearchIndexTests:
             cursor.execute("EXPLAIN " + sql, params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert index in plan
+
+
+class RegistrationListLanguageTests:
+    def test_the_language_switch_gives_the_list_in_french(self, world):
+        client = client_for(world["users"]["ancestor"])
+        response = client.post("/i18n/setlang/", {"language": "fr", "next": LIST_URL})
+        assert response.status_code == 302
+        response = client.get(LIST_URL, {"status": "bogus"})
+        content = response.content.decode()
+        assert '<html lang="fr">' in content
+        assert "Sélectionnez un choix valide" in content  # Django's own catalogue: the form errors are French
+        client.post("/i18n/setlang/", {"language": "en", "next": LIST_URL})
+        assert '<html lang="en">' in client.get(LIST_URL).content.decode()
