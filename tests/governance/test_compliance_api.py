@@ -506,3 +506,65 @@ class RegistrationComplianceFieldsTests:
         assert ids("compliance_status=at_risk") == [world["registration"].pk]
         assert ids("compliance_status=compliant&compliance_status=pending") == []
         assert client.get("/api/v1/registrations/?compliance_status=fine").status_code == 400
+
+
+ENGINE_DOCUMENT = {
+    "format": "commons-registry/framework-version@1",
+    "urn": "urn:test:compliance-api-engine",
+    "name": "Engine",
+    "version": "1",
+    "binding": "mandatory",
+    "requirements": [
+        {"code": "E1", "title": "Met", "kind": "rule", "check": "true", "severity": "low"},
+        {
+            "code": "E2",
+            "title": "Not high risk",
+            "kind": "rule",
+            "check": 'registration.risk_tier != "high"',
+            "severity": "high",
+        },
+        {
+            "code": "E3",
+            "title": "Numeric context",
+            "kind": "rule",
+            "check": "true",
+            "severity": "medium",
+        },
+    ],
+}
+
+
+class SweepThroughTheApiTests:
+    """A regulator starts a sweep and reads what the engine found (tasks run in-process here; the real
+    worker is in test_compliance_worker.py)."""
+
+    def test_start_watch_and_read(self, client_for, django_capture_on_commit_callbacks):
+        version, _created = services.version_import(document=ENGINE_DOCUMENT, actor=None, publish=True)
+        # A rule that fails to evaluate on this registration (written directly: saving would refuse it).
+        version.requirements.filter(code="E3").update(check_rule="int(registration.deployment_context) > 0")
+        community = CommunityFactory(slug="swept")
+        registration = RegistrationFactory(
+            community=community, status=RegistrationStatus.SUBMITTED, risk_tier="high", deployment_context="Desk."
+        )
+        client = client_for(regulator(community))
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(RUNS, {"community": "swept"})
+        run = client.get(response["Location"]).json()
+        rows = results(client.get(f"{RESULTS}?registration={registration.pk}&framework={ENGINE_DOCUMENT['urn']}"))
+        findings = results(client.get(f"{FINDINGS}?registration={registration.pk}"))
+        listed = client.get(f"/api/v1/registrations/{registration.pk}/").json()
+
+        assert response.status_code == 202
+        assert (run["status"], run["total"], run["done"], run["percent"]) == ("succeeded", 1, 1, 100)
+        by_code = {row["requirement_code"]: row for row in rows}
+        assert (by_code["E1"]["status"], by_code["E1"]["reason"]) == ("pass", "Check passed.")
+        assert (by_code["E2"]["status"], by_code["E2"]["reason"]) == (
+            "fail",
+            'Check failed: registration.risk_tier != "high"',
+        )
+        assert by_code["E3"]["status"] == "error"
+        assert "string parse error" in by_code["E3"]["reason"]  # the evaluator's own message
+        assert ("E2", "open") in {(f["requirement_code"], f["status"]) for f in findings}
+        assert listed["open_findings"] == len([f for f in findings if f["status"] == "open"]) >= 1
+        assert listed["compliance_status"] in ("at_risk", "non_compliant")
