@@ -19,7 +19,8 @@ PAGE_SIZE = 50
 FLOOR_SQL = """
 SELECT r.id, r.system_id, s.name, o.slug, c.slug, r.status, r.risk_tier, s.lifecycle_stage,
        r.deployment_context, r.deployment_date, r.disclosure, r.version, u.username, r.review_comment,
-       r.submitted_at, r.decided_at, r.retired_at, r.created_at, r.updated_at
+       r.submitted_at, r.decided_at, r.retired_at, r.created_at, r.updated_at, r.compliance_status,
+       (SELECT count(*) FROM governance_finding f WHERE f.registration_id = r.id AND f.status = 'open')
 FROM registry_registration r
 JOIN registry_community c ON c.id = r.community_id
 JOIN registry_aisystem s ON s.id = r.system_id
@@ -49,6 +50,8 @@ FIELDS = (
     "retired_at",
     "created_at",
     "updated_at",
+    "compliance_status",
+    "open_findings",
 )
 DATE_FIELDS = {"deployment_date"}
 DATETIME_FIELDS = {"submitted_at", "decided_at", "retired_at", "created_at", "updated_at"}
@@ -68,8 +71,10 @@ def floor(request):
         cursor.execute(FLOOR_SQL, [scope_path + "%", PAGE_SIZE + 1])
         rows = cursor.fetchall()
     results = []
+    findings_url = request.build_absolute_uri("/api/v1/findings/")
     for row in rows[:PAGE_SIZE]:
         item = dict(zip(FIELDS, row, strict=True))
+        item["findings_url"] = f"{findings_url}?registration={item['id']}"
         for name in DATE_FIELDS | DATETIME_FIELDS:
             item[name] = _iso(item[name])
         if isinstance(item["disclosure"], str):
