@@ -772,6 +772,10 @@ def demo_seed() -> SeedReport:
     registrations = _registrations(users, communities, systems, report)
     _grants(users, registrations)
     _frameworks(users, communities, report)
+    if report.changed:
+        from governance.services.compliance import compliance_sweep_after_commit  # here: governance imports registry
+
+        compliance_sweep_after_commit()
     return report
 
 

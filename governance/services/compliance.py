@@ -118,6 +118,19 @@ def compliance_run_start(*, community: Community | None, actor=None, trigger: st
     return run
 
 
+def compliance_sweep_after_commit(*, community: Community | None = None) -> None:
+    """Sweep once the caller's transaction commits (the demo seed: results on the dashboards at once);
+    nothing happens when a sweep of that scope is already under way."""
+
+    def start():
+        try:
+            compliance_run_start(community=community, trigger=RunTrigger.MANUAL)
+        except SweepAlreadyRunning:
+            logger.info("sweep after commit skipped: one is already running")
+
+    transaction.on_commit(start)
+
+
 def compliance_check_registrations(*, registration_ids, trigger: str = RunTrigger.CHANGE) -> ComplianceRun:
     """Queue a check of exactly these registrations (a run without a lock: on-change checks never wait)."""
     from governance import tasks
@@ -628,6 +641,7 @@ __all__ = [
     "compliance_run_start",
     "compliance_snapshot_upsert",
     "compliance_status_of",
+    "compliance_sweep_after_commit",
     "live_registration_ids",
     "ruleset_for",
     "run_check_chunk",
