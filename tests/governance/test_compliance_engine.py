@@ -234,3 +234,62 @@ def test_checked_at_is_when_the_result_was_written(version, community, django_ca
     sweep(django_capture_on_commit_callbacks)
     assert RegistrationCompliance.objects.get(registration=registration).checked_at >= before
     assert ResultCode.PASSED in RegistrationCompliance.objects.get(registration=registration).codes
+
+
+LISTS = {
+    "format": "commons-registry/framework-version@1",
+    "urn": "urn:test:lists",
+    "name": "Lists",
+    "version": "1",
+    "binding": "mandatory",
+    "requirements": [
+        {
+            "code": "ASSESSED",
+            "title": "An accepted assessment",
+            "kind": "rule",
+            "check": "assessments.exists(a, a.valid)",
+        },
+        {
+            "code": "ANY-EVIDENCE",
+            "title": "Some evidence submitted",
+            "kind": "rule",
+            "check": 'evidence.exists(e, e.status == "submitted")',
+        },
+        {"code": "YOUNG", "title": "Recent", "kind": "rule", "check": "registration.age_days < 30"},
+        {"code": "DATED", "title": "Dated", "kind": "rule", "check": 'today > timestamp("2020-01-01T00:00:00Z")'},
+        {"code": "PAPER", "title": "Paper", "kind": "evidence", "evidence": "A paper."},
+    ],
+}
+
+
+class WholeVariableTests:
+    def test_rules_reading_lists_age_and_today_agree_with_the_preview(
+        self, community, django_capture_on_commit_callbacks
+    ):
+        version, _created = services.version_import(document=LISTS, actor=None, publish=True)
+        plain = live(community)
+        with_evidence = live(community)
+        services.evidence_submit(
+            registration=with_evidence,
+            actor=filer(with_evidence.organization),
+            framework=version.framework,
+            requirement_code="PAPER",
+            statement="Here.",
+            url="https://example.org/paper.pdf",
+        )
+        old = live(community)
+        Registration.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=90))
+
+        sweep(django_capture_on_commit_callbacks)
+
+        assert results(plain) == {"ASSESSED": "F", "ANY-EVIDENCE": "F", "YOUNG": "P", "DATED": "P", "PAPER": "E"}
+        assert results(with_evidence)["ANY-EVIDENCE"] == "P" and results(with_evidence)["PAPER"] == "R"
+        assert results(old)["YOUNG"] == "F"
+        registrations = [plain, with_evidence, old]
+        preview = evaluate_registrations(Registration.objects.filter(pk__in=[r.pk for r in registrations]), on=TODAY)
+        for registration in registrations:
+            expected = {key[1]: outcome.status for key, (_item, outcome) in preview[registration.pk].items()}
+            got = dict(
+                ComplianceResult.objects.filter(registration=registration).values_list("requirement_code", "status")
+            )
+            assert got == expected
