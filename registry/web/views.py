@@ -12,14 +12,15 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from rest_framework.throttling import ScopedRateThrottle
 
+from governance.choices import RunTrigger
 from governance.models import ComplianceRun
+from governance.services.compliance import SweepAlreadyRunning, compliance_run_start
 from registry.permissions import Action, user_scope
 from registry.web.communities import community_tree, selected_community, tree_links
 from registry.web.overview import ACTIVE_RUN_STATUSES, can_start_sweep, community_overview
 
 TOO_MANY_LOGINS = _("Too many login attempts from your address; wait a minute and try again.")
 SWEEP_STARTED = _("A compliance check of %(community)s has started.")
-SWEEP_UNAVAILABLE = _("The compliance engine is not available on this installation.")
 
 
 class LoginView(auth_views.LoginView):
@@ -89,14 +90,9 @@ def run_start(request):
     if community is None or not can_start_sweep(user=request.user, scope=scope, community=community):
         raise Http404
     try:
-        from governance.services.compliance import SweepAlreadyRunning, compliance_run_start
-    except ImportError:  # an installation without the compliance engine
-        messages.error(request, SWEEP_UNAVAILABLE)
+        compliance_run_start(community=community, actor=request.user, trigger=RunTrigger.MANUAL)
+    except SweepAlreadyRunning as error:
+        messages.warning(request, " ".join(error.messages))
     else:
-        try:
-            compliance_run_start(community=community, actor=request.user, trigger="manual")
-        except SweepAlreadyRunning as error:
-            messages.warning(request, " ".join(error.messages))
-        else:
-            messages.success(request, SWEEP_STARTED % {"community": community.name})
+        messages.success(request, SWEEP_STARTED % {"community": community.name})
     return redirect(reverse("web:dashboard") + "?" + urlencode({"community": community.slug}))

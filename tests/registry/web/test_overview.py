@@ -332,7 +332,6 @@ class QueryCountTests:
 
 class RunStartTests:
     def test_a_regulator_starts_a_sweep_and_a_second_one_is_refused_with_a_message(self, world):
-        pytest.importorskip("governance.services.compliance")
         client = client_for(regulator(world["north"]))
         response = client.post("/dashboard/runs/start/", {"community": "north"}, follow=True)
         assert response.redirect_chain[-1][0] == "/dashboard/?community=north"
