@@ -1,5 +1,7 @@
 """Reads that more than one interface needs (API, dashboard, exports)."""
 
+import functools
+
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
@@ -44,9 +46,12 @@ REGISTRATION_COLUMNS = (
 )
 
 
+@functools.cache
 def open_findings_count():
     """A registration's open findings, counted in a correlated subquery on the findings' registration index:
-    the list stays one query, and the findings themselves are one link away (/findings/?registration=<id>)."""
+    the list stays one query, and the findings themselves are one link away (/findings/?registration=<id>).
+
+    Built once: constructing the subquery per request cost more than running it."""
     from governance.choices import FindingStatus
     from governance.models import Finding
 
