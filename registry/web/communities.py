@@ -13,7 +13,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from registry.choices import CommunityKind
+from registry.choices import CommunityKind, CommunityRole
 from registry.models import Community, Registration
 from registry.permissions import FILING_ROLES, OVERSIGHT_ROLES, UserScope, in_q
 
@@ -73,10 +73,14 @@ def community_tree(*, user, scope: UserScope) -> CommunityTree:
 
 
 def default_community(*, user, scope: UserScope, tree: CommunityTree) -> Community | None:
-    """Where the overview opens: the first community the user regulates or views (by tree order), else none
-    (an organization member sees all of their organization's registrations)."""
-    own = set(scope.own_communities(*OVERSIGHT_ROLES))
-    return next((node.community for node in tree if node.community.pk in own), None)
+    """Where the overview opens: the first community the user regulates or views (by tree order), else one
+    they write policy for, else none (an organization member sees all of their organization's registrations)."""
+    for roles in ((CommunityRole.REGULATOR, CommunityRole.VIEWER), OVERSIGHT_ROLES):
+        own = set(scope.own_communities(*roles))
+        community = next((node.community for node in tree if node.community.pk in own), None)
+        if community is not None:
+            return community
+    return None
 
 
 def selected_community(request, *, tree: CommunityTree, scope: UserScope) -> Community | None:

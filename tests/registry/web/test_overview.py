@@ -190,6 +190,11 @@ class ScopingTests:
         assert total(client.get(DASHBOARD, {"community": "south"})) == 1
         assert client.get(DASHBOARD, {"community": "north"}).status_code == 404
 
+    def test_the_overview_opens_on_a_regulated_community_before_an_authored_one(self, world):
+        user = community_member(world["nation"], CommunityRole.POLICY_AUTHOR)
+        regulator(world["south"], user=user)
+        assert "Overview of South" in client_for(user).get(DASHBOARD).content.decode()
+
     def test_outsider_sees_nothing(self, world):
         response = client_for(UserFactory()).get(DASHBOARD)
         assert response.status_code == 200
