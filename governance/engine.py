@@ -86,10 +86,6 @@ class Item:
     severity: str
     params: dict
     reads: tuple
-    memo: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        self.key = _getter(self.reads)
 
     @property
     def kind(self) -> str:
@@ -112,24 +108,27 @@ class Item:
             scoped.setdefault(variable, {})
         return scoped
 
-    def judge(self, flat: dict, context: dict) -> Check:
-        """This item's check for a registration, from the memo when one with the same values was judged."""
-        key = self.key(flat)
-        check = self.memo.get(key)
-        if check is None:
-            if len(self.memo) > MEMO_LIMIT:
-                self.memo.clear()
-            check = self.memo[key] = judge_rules(self.requirement, self.scoped(context))
-        return check
+    def evaluate(self, context: dict) -> Check:
+        return judge_rules(self.requirement, self.scoped(context))
 
 
 @dataclass
+class Group:
+    """Items reading the same paths share one memo: one lookup judges them all."""
+
+    indexes: tuple
+    key: object
+    memo: dict = field(default_factory=dict)
+
+
+@dataclass(eq=False)
 class Base:
     """A rule set's result for one fingerprint of context values, before evidence and waivers."""
 
     checks: list
     codes: str
     errors: dict
+    overlays: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -145,6 +144,10 @@ class CompiledRuleSet:
 
     def __post_init__(self):
         self.key = _getter(self.reads)
+        groups = defaultdict(list)
+        for index, item in enumerate(self.items):
+            groups[item.reads].append(index)
+        self.groups = [Group(tuple(indexes), _getter(reads)) for reads, indexes in groups.items()]
 
     def base(self, flat: dict, context: dict) -> Base:
         key = self.key(flat)
@@ -152,8 +155,19 @@ class CompiledRuleSet:
         if base is None:
             if len(self.memo) > MEMO_LIMIT:
                 self.memo.clear()
-            checks = [item.judge(flat, context) for item in self.items]
-            base = self.memo[key] = Base(checks, "".join(c.code for c in checks), _errors(checks))
+            checks = [None] * len(self.items)
+            items = self.items
+            for group in self.groups:
+                group_key = group.key(flat)
+                found = group.memo.get(group_key)
+                if found is None:
+                    if len(group.memo) > MEMO_LIMIT:
+                        group.memo.clear()
+                    found = group.memo[group_key] = tuple(items[i].evaluate(context) for i in group.indexes)
+                for index, check in zip(group.indexes, found, strict=True):
+                    checks[index] = check
+            codes = "".join(c.code for c in checks)
+            base = self.memo[key] = Base(checks, codes, _errors(checks, codes))
         return base
 
     def overlay(self, base: Base, *, waived: set, evidence: dict) -> tuple[str, dict]:
@@ -169,16 +183,28 @@ class CompiledRuleSet:
                 touched.setdefault(index, False)
         if not touched:
             return base.codes, base.errors
-        checks = list(base.checks)
-        for index, is_waived in touched.items():
-            item = self.items[index]
-            checks[index] = apply_waiver_and_evidence(
-                checks[index], item.kind, waived=is_waived, evidence=evidence.get((item.framework_id, item.code))
+        # Registrations with the same base and the same waivers and evidence states share the result.
+        state = tuple(
+            sorted(
+                (index, is_waived, evidence.get((self.items[index].framework_id, self.items[index].code)))
+                for index, is_waived in touched.items()
             )
-        return "".join(c.code for c in checks), _errors(checks)
+        )
+        result = base.overlays.get(state)
+        if result is None:
+            checks = list(base.checks)
+            for index, is_waived, code in state:
+                checks[index] = apply_waiver_and_evidence(
+                    checks[index], self.items[index].kind, waived=is_waived, evidence=code
+                )
+            codes = "".join(c.code for c in checks)
+            result = base.overlays[state] = (codes, _errors(checks, codes))
+        return result
 
 
-def _errors(checks: list[Check]) -> dict:
+def _errors(checks: list[Check], codes: str) -> dict:
+    if ResultCode.ERROR not in codes:
+        return {}
     return {str(position): c.error for position, c in enumerate(checks, start=1) if c.code == ResultCode.ERROR}
 
 
