@@ -204,6 +204,7 @@ def registration_list(request):
         "capped": capped,
         "previous_url": "?" + _query_string(params, page=page - 1 if page > 2 else None) if page > 1 else None,
         "next_url": "?" + _query_string(params, page=page + 1) if has_next else None,
+        "first_page_url": "?" + _query_string(params),
         "export_query": _query_string(params),
         "invalid_filters": INVALID_FILTERS if filterset.is_bound and not filterset.is_valid() else None,
     }

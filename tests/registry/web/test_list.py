@@ -240,6 +240,8 @@ class RegistrationListPaginationTests:
         assert "Showing 51–60 of 60 registrations" in second.content.decode()
         assert 'rel="next"' not in second.content.decode()
         assert client.get(LIST_URL, {"page": "not-a-number"}).status_code == 200
+        past_the_end = client.get(LIST_URL, {"page": 7}).content.decode()
+        assert "This page is past the end of the list." in past_the_end
 
     def test_htmx_requests_get_only_the_results(self, world):
         response = client_for(world["users"]["ancestor"]).get(LIST_URL, {"q": "permit"}, HTTP_HX_REQUEST="true")
