@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from governance.choices import FindingStatus, Severity
@@ -243,6 +244,17 @@ def trend_chart(points: list[dict], *, width: int = 960, height: int = 240) -> d
     }
 
 
+def trend_rows(points: list[dict]) -> str:
+    """The figures table's rows, newest day first, written out here: 90 days of five cells cost the template
+    engine more than the rest of the overview together. ISO dates: unambiguous in every language, and cheap."""
+    names = [name for name, _label, _colour in TREND_SERIES]
+    return format_html_join(
+        "\n",
+        '<tr><th scope="row">{}</th>' + '<td class="num">{}</td>' * len(names) + "</tr>",
+        ((point["date"].isoformat(), *(point[name] or 0 for name in names)) for point in reversed(points)),
+    )
+
+
 def latest_run(*, user, scope: UserScope, community: Community | None):
     if community is None:
         return None
@@ -271,6 +283,7 @@ def community_overview(*, user, scope: UserScope, community: Community | None, c
         "oversees": overseer,
         "trend": trend,
         "chart": trend_chart(trend),
+        "trend_rows": trend_rows(trend),
         "run": latest_run(user=user, scope=scope, community=community),
         "can_start_sweep": can_start_sweep(user=user, scope=scope, community=community),
         "active_statuses": ACTIVE_RUN_STATUSES,
