@@ -224,7 +224,7 @@ def insert_select(model, series: str, overrides: dict) -> int:
 
 def seed(count: int, requirements: int):
     from django.contrib.auth import get_user_model
-    from django.db import connection, transaction
+    from django.db import transaction
 
     from governance.models import Evidence
     from governance.services import version_import
@@ -340,8 +340,6 @@ def seed(count: int, requirements: int):
                 "submitted_by_id": str(admin.pk),
             },
         )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
     return admin, regions, rules, {"systems": systems, "registrations": registrations, "evidence": evidence}
 
 
@@ -396,6 +394,16 @@ def floor(regions, rules) -> tuple[float, int]:
     return seconds, rows
 
 
+def settle() -> None:
+    """Vacuum, analyze and checkpoint, so the floor and the sweep both start from the same quiet database
+    (not one still writing back the bulk seed, with statistics from before it)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+        cursor.execute("CHECKPOINT")
+
+
 def start_worker(env, concurrency: int) -> subprocess.Popen:
     command = [
         str(BASE_DIR / ".venv" / "bin" / "celery"),
@@ -409,7 +417,7 @@ def start_worker(env, concurrency: int) -> subprocess.Popen:
         "--without-gossip",
         "--without-mingle",
         "-l",
-        "warning",
+        "info",
     ]
     log = Path(tempfile.gettempdir()) / "bench-sweep-worker.log"
     print(f"Worker log: {log}")
@@ -501,7 +509,9 @@ def main():
     admin, regions, rules, seeded = seed(args.registrations, args.requirements)
     print(f"Seeded in {time.perf_counter() - started:.1f} s: {seeded} with {len(rules)} requirements")
 
+    settle()
     floor_seconds, floor_rows = floor(regions, rules)
+    settle()
     print(f"Floor (one SQL statement): {floor_seconds:.2f} s, {floor_rows:,} rows")
 
     worker = start_worker(env, args.concurrency)
