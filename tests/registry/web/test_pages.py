@@ -75,3 +75,24 @@ class LanguageTests:
         assert "Tableau de bord" in html
         assert "Vue d’ensemble de mes enregistrements" in html
         assert "Par niveau de risque" in html and "Risque élevé" in html
+
+
+class NavigationTests:
+    def test_the_policy_console_link_is_for_policy_authors(self):
+        from registry.choices import CommunityRole
+        from tests.factories import CommunityFactory, community_member
+
+        author = community_member(CommunityFactory(), CommunityRole.POLICY_AUTHOR)
+        client = Client()
+        client.force_login(author)
+        assert 'href="/policy/"' in client.get("/dashboard/").content.decode()
+        client.force_login(UserFactory())
+        assert 'href="/policy/"' not in client.get("/dashboard/").content.decode()
+
+    def test_the_link_is_decided_once_a_minute_per_user(self, django_assert_max_num_queries):
+        client = Client()
+        client.force_login(UserFactory())
+        client.get("/dashboard/")
+        with django_assert_max_num_queries(100) as repeat:
+            client.get("/dashboard/")
+        assert not any("governance_framework" in query["sql"] for query in repeat.captured_queries)
