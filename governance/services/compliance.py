@@ -141,13 +141,23 @@ def compliance_check_registrations(*, registration_ids, trigger: str = RunTrigge
     return run
 
 
-def compliance_check_after_commit(registration_ids) -> None:
-    """The on-change hook: once the caller's transaction commits, check exactly these registrations.
+ALL_COMMUNITIES = object()
 
-    Called by every service that changes what a check reads (registrations, systems, assessments,
-    evidence, waivers, published framework versions). Drafts and retired registrations are skipped when
-    the check runs.
+
+def compliance_check_after_commit(registration_ids=(), *, community=None) -> None:
+    """The on-change hook: once the caller's transaction commits, check exactly the affected registrations.
+
+    Called by every service that changes what a check reads: with the ids of the registrations it touched
+    (a registration, a system's registrations, an assessment's, evidence's or waiver's), or with
+    `community=` for a change of the rules themselves (publishing a version, adopting a baseline), which
+    reaches every live registration of that community and below (`ALL_COMMUNITIES` for a global baseline),
+    checked in chunks like a sweep without holding a sweep's lock. Drafts and retired registrations are
+    skipped when the check runs.
     """
+    if community is not None:
+        scope = None if community is ALL_COMMUNITIES else community
+        transaction.on_commit(lambda: _check_community(scope))
+        return
     ids = sorted({int(pk) for pk in registration_ids})
     if ids:
         transaction.on_commit(lambda: _check_live(ids))
@@ -159,14 +169,11 @@ def _check_live(ids: list[int]) -> None:
         compliance_check_registrations(registration_ids=live)
 
 
-def live_registration_ids(*, community: Community | None = None, system=None) -> list[int]:
-    """Live registrations a change reaches: a system's, or a community subtree's (every one when None)."""
-    registrations = Registration.objects.exclude(status__in=LIVE_EXCLUDED)
-    if system is not None:
-        registrations = registrations.filter(system=system)
-    if community is not None:
-        registrations = registrations.filter(community__path__startswith=community.path)
-    return list(registrations.values_list("pk", flat=True))
+def _check_community(community: Community | None) -> None:
+    from governance import tasks
+
+    run = ComplianceRun.objects.create(trigger=RunTrigger.CHANGE, community=community)
+    transaction.on_commit(lambda: tasks.check_registrations.delay(run.pk))
 
 
 # Planning -----------------------------------------------------------------------------------------------
@@ -632,6 +639,7 @@ def compliance_check_expiries(*, today: datetime.date | None = None) -> dict:
 
 
 __all__ = [
+    "ALL_COMMUNITIES",
     "CHUNK_SIZE",
     "SweepAlreadyRunning",
     "check_registrations",
@@ -642,7 +650,6 @@ __all__ = [
     "compliance_snapshot_upsert",
     "compliance_status_of",
     "compliance_sweep_after_commit",
-    "live_registration_ids",
     "ruleset_for",
     "run_check_chunk",
     "run_fail_chunk",

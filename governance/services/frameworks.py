@@ -18,7 +18,7 @@ from registry.errors import InvalidTransition
 from registry.permissions import Action
 from registry.services.audit import audit_record
 
-from .compliance import compliance_check_after_commit, live_registration_ids
+from .compliance import ALL_COMMUNITIES, compliance_check_after_commit
 
 DOCUMENT_FORMAT = "commons-registry/framework-version@1"
 PUBLISHED_IS_IMMUTABLE = _("A published or retired version cannot be changed; create a new draft version instead.")
@@ -437,7 +437,7 @@ def version_publish(*, version: FrameworkVersion, actor, comment: str = "") -> F
         },
         comment=comment,
     )
-    compliance_check_after_commit(live_registration_ids(community=version.framework.community))
+    compliance_check_after_commit(community=version.framework.community or ALL_COMMUNITIES)
     return version
 
 
@@ -548,5 +548,5 @@ def baseline_adopt(*, community, framework: Framework, actor) -> BaselineAdoptio
             changes={"adopted_by_community": [None, community.slug]},
             community_id=community.pk,
         )
-    compliance_check_after_commit(live_registration_ids(community=community))
+    compliance_check_after_commit(community=community)
     return adoption

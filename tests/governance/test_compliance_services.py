@@ -354,11 +354,34 @@ class OnChangeHookTests:
 
     def test_publishing_checks_the_communitys_live_registrations(self, community, django_capture_on_commit_callbacks):
         inside = live(CommunityFactory(parent=community))
-        live(CommunityFactory())
+        outside = live(CommunityFactory())
         document = {**DOCUMENT, "urn": "urn:test:local", "binding": "informative"}
         with django_capture_on_commit_callbacks() as callbacks:
             services.version_import(document=document, actor=None, community=community, publish=True)
-        assert self.queued(callbacks) == [[inside.pk]]
+        assert not ComplianceRun.objects.exists()
+        with django_capture_on_commit_callbacks(execute=True):
+            for callback in callbacks:
+                callback()
+        run = ComplianceRun.objects.get()
+        assert (run.trigger, run.community, run.lock_key, run.status, run.done) == (
+            RunTrigger.CHANGE,
+            community,
+            None,
+            RunStatus.SUCCEEDED,
+            1,
+        )
+        assert RegistrationCompliance.objects.get(registration=inside).codes == "NP"
+        assert not RegistrationCompliance.objects.filter(registration=outside).exists()
+
+    def test_publishing_a_global_baseline_checks_every_live_registration(
+        self, community, django_capture_on_commit_callbacks
+    ):
+        registrations = [live(community), live(CommunityFactory())]
+        with django_capture_on_commit_callbacks(execute=True):
+            services.version_import(document=DOCUMENT, actor=None, publish=True)
+        run = ComplianceRun.objects.get()
+        assert (run.community, run.total, run.done) == (None, 2, 2)
+        assert RegistrationCompliance.objects.filter(registration__in=registrations).count() == 2
 
     def test_an_on_change_check_updates_the_result(self, version, community, django_capture_on_commit_callbacks):
         registration = live(community, vendor="")
