@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from tests.factories import CommunityFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BROKER_URL = "redis://127.0.0.1:6379/7"  # a database of our own on the shared Redis server
+BROKER_URL = "redis://127.0.0.1:6379/7"
 WORKER_SETTINGS = "tests.governance.compliance_worker_settings"
 REPO = Path(__file__).resolve().parents[2]
 LIVE, DRAFTS, HIGH_RISK_EVERY = 300, 5, 7
@@ -61,22 +62,44 @@ DOCUMENT = {
 }
 
 
+class Broker:
+    """The Redis keys of this test's broker: all under a prefix of its own, so that test runs sharing the
+    Redis server (other sessions on a shared machine, parallel CI jobs) never take each other's tasks."""
+
+    def __init__(self):
+        import redis
+
+        self.prefix = f"commons-test-{uuid.uuid4().hex[:12]}:"
+        self.client = redis.Redis.from_url(BROKER_URL)
+
+    def unacked(self) -> dict[bytes, bytes]:
+        """Messages a worker has taken and not acknowledged, by delivery tag."""
+        return self.client.hgetall(f"{self.prefix}unacked")
+
+    def queued(self) -> int:
+        return self.client.llen(f"{self.prefix}celery")
+
+    def close(self):
+        for key in self.client.scan_iter(match=f"{self.prefix}*"):
+            self.client.delete(key)
+        self.client.close()
+
+
 @pytest.fixture
 def broker(monkeypatch):
-    """Publish to the test's Redis database, not in-process, and start from an empty queue."""
-    import redis
-
-    client = redis.Redis.from_url(BROKER_URL)
-    client.flushdb()
+    """Publish to Redis, not in-process, under this test's own key prefix."""
+    broker = Broker()
     monkeypatch.setenv("CELERY_BROKER_URL", BROKER_URL)  # Celery's conf reads this variable before its own
-    saved = {name: celery_app.conf[name] for name in ("broker_url", "task_always_eager")}
-    celery_app.conf.update(broker_url=BROKER_URL, task_always_eager=False)
+    names = ("broker_url", "task_always_eager", "broker_transport_options")
+    saved = {name: celery_app.conf[name] for name in names}
+    celery_app.conf.update(
+        broker_url=BROKER_URL, task_always_eager=False, broker_transport_options={"global_keyprefix": broker.prefix}
+    )
     _drop_connections()
-    yield client
+    yield broker
     celery_app.conf.update(saved)
     _drop_connections()
-    client.flushdb()
-    client.close()
+    broker.close()
 
 
 def _drop_connections():
@@ -91,7 +114,7 @@ def _drop_connections():
 class Worker:
     """`celery -A config worker` in its own process group, logging to a file shown when a test fails."""
 
-    def __init__(self, tmp_path: Path, name: str, **settings_env):
+    def __init__(self, tmp_path: Path, name: str, broker: Broker, **settings_env):
         db = connection.settings_dict
         password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
         env = {
@@ -100,6 +123,7 @@ class Worker:
             "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
             "CELERY_BROKER_URL": BROKER_URL,
             "CELERY_TASK_ALWAYS_EAGER": "0",
+            "TEST_WORKER_KEY_PREFIX": broker.prefix,
             **settings_env,
         }
         self.log = tmp_path / f"{name}.log"
@@ -139,16 +163,19 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def ready(self) -> bool:
+        return b" ready." in self.log.read_bytes()
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
 
 @pytest.fixture
-def workers(tmp_path):
+def workers(tmp_path, broker):
     started = []
 
     def start(name, **settings_env):
-        worker = Worker(tmp_path, name, **settings_env)
+        worker = Worker(tmp_path, name, broker, **settings_env)
         started.append(worker)
         return worker
 
@@ -218,7 +245,7 @@ def assert_complete_exactly_once(run: ComplianceRun, community):
 def held_chunks(broker) -> list[int]:
     """Chunks whose task message a worker has taken and not acknowledged (Redis keeps them in `unacked`)."""
     held = []
-    for raw in broker.hvals("unacked"):
+    for raw in broker.unacked().values():
         message, _exchange, _routing_key = json.loads(raw)
         if message["headers"].get("task") == "governance.check_chunk":
             args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
@@ -255,7 +282,7 @@ def sweep_and_kill_in_the_middle(broker, workers, community, monkeypatch, **sett
     assert held_chunks(broker) == [target]
     assert list(chunks.filter(done=True).values_list("pk", flat=True)) == pending[:4]
     assert ComplianceRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
-    return run, broker.hkeys("unacked"), first
+    return run, set(broker.unacked()), first
 
 
 class WorkerReliabilityTests:
@@ -274,7 +301,7 @@ class WorkerReliabilityTests:
         )
 
         assert_complete_exactly_once(ComplianceRun.objects.get(pk=run.pk), register)
-        assert not set(lost) & set(broker.hkeys("unacked"))  # the dead worker's delivery was handed out again
+        assert not lost & set(broker.unacked())  # the dead worker's delivery was handed out again
 
     def test_a_new_worker_requeues_what_a_sigkilled_worker_held(self, broker, workers, register, monkeypatch):
         # The production visibility timeout (an hour): only governance.recovery can finish the run in time.
@@ -292,31 +319,45 @@ class WorkerReliabilityTests:
 
         assert_complete_exactly_once(ComplianceRun.objects.get(pk=run.pk), register)
         # The dead worker's delivery is still unacknowledged: the broker never handed it out again.
-        assert set(lost) <= set(broker.hkeys("unacked"))
+        assert lost <= set(broker.unacked())
 
-    def test_two_beat_ticks_during_a_sweep_start_one_run(self, broker, workers, register):
+    def test_beat_ticks_while_a_sweep_runs_start_nothing(self, broker, workers, register):
         community = register
+        busy, idle = workers("busy"), workers("idle")
+        wait_for(lambda: busy.ready() and idle.ready(), timeout=30, workers=[busy, idle], what="two workers")
+        last = Registration.objects.filter(community=community, status=RegistrationStatus.SUBMITTED).last()
 
-        # Both ticks are queued before the worker starts, so the second is handled while the first's sweep
-        # is queued or running, whatever the worker's speed.
-        tasks.scheduled_sweep.delay(community.slug)
-        tasks.scheduled_sweep.delay(community.slug)
-        worker = workers("beat-ticks")
+        with transaction.atomic():
+            # Hold one registration's row: the sweep's chunk waits when it writes that registration, so the
+            # run stays running, in the middle of its chunk, for as long as this block lasts.
+            Registration.objects.select_for_update().get(pk=last.pk)
+            tasks.scheduled_sweep.delay(community.slug)  # the tick that starts the sweep
+            run = wait_for(
+                lambda: held_chunks(broker) and ComplianceRun.objects.get(community=community),
+                timeout=30,
+                workers=[busy, idle],
+                what="the sweep to be running a chunk",
+            )
+            assert run.status == RunStatus.RUNNING
 
-        run = wait_for(
-            lambda: ComplianceRun.objects.filter(community=community, status=RunStatus.SUCCEEDED).first(),
-            timeout=40,
-            workers=[worker],
-            what="the sweep to finish",
-        )
+            # Two more ticks while it runs, handled by the other worker.
+            tasks.scheduled_sweep.delay(community.slug)
+            tasks.scheduled_sweep.delay(community.slug)
+            wait_for(
+                lambda: broker.queued() == 0 and len(broker.unacked()) == 1,
+                timeout=30,
+                workers=[busy, idle],
+                what="the other worker to handle both ticks",
+            )
+            assert ComplianceRun.objects.filter(community=community).count() == 1
+
         wait_for(
-            lambda: broker.llen("celery") == 0 and broker.hlen("unacked") == 0,
-            timeout=20,
-            workers=[worker],
-            what="the queue to drain",
+            lambda: ComplianceRun.objects.get(pk=run.pk).status == RunStatus.SUCCEEDED,
+            timeout=30,
+            workers=[busy, idle],
+            what="the sweep to finish once the row is free",
         )
-
         assert list(ComplianceRun.objects.filter(community=community).values_list("pk", "trigger")) == [
             (run.pk, RunTrigger.SCHEDULE)
         ]
-        assert_complete_exactly_once(run, community)
+        assert_complete_exactly_once(ComplianceRun.objects.get(pk=run.pk), community)
