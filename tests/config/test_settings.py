@@ -14,7 +14,7 @@ def run_django(*args, **env):
     environment = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DEBUG", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "S3_BUCKET"}
+        if key not in {"DEBUG", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "S3_BUCKET", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     }
     environment.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
     return subprocess.run(

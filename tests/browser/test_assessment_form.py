@@ -6,14 +6,13 @@ from django.test import Client
 from governance import services
 from governance.models import RiskAssessment
 from registry.choices import RegistrationStatus
-from tests.browser.conftest import browser, page  # noqa: F401  (Playwright fixtures on Debian's chromium)
 from tests.factories import AISystemFactory, CommunityFactory, OrganizationFactory, RegistrationFactory, filer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class AssessmentScriptTests:
-    def test_a_follow_up_question_appears_when_its_condition_holds(self, page, live_server):  # noqa: F811
+    def test_a_follow_up_question_appears_when_its_condition_holds(self, page, live_server):
         organization = OrganizationFactory()
         registration = RegistrationFactory(
             community=CommunityFactory(),
