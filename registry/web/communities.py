@@ -83,6 +83,17 @@ def default_community(*, user, scope: UserScope, tree: CommunityTree) -> Communi
     return None
 
 
+def community_roles(*, scope: UserScope, tree: CommunityTree) -> list[tuple[str, Community]]:
+    """(role label, community) for each community role the user holds, in tree order: who they are here."""
+    labels = dict(CommunityRole.choices)
+    return [
+        (labels[role], node.community)
+        for node in tree
+        for role in labels
+        if node.community.pk in scope.member_communities.get(role, ())
+    ]
+
+
 def selected_community(request, *, tree: CommunityTree, scope: UserScope) -> Community | None:
     """The community named by `?community=<slug>` (404 if the user cannot pick it), or the default."""
     if "community" not in request.GET:

@@ -16,7 +16,7 @@ from governance.choices import RunTrigger
 from governance.models import ComplianceRun
 from governance.services.compliance import SweepAlreadyRunning, compliance_run_start
 from registry.permissions import Action, user_scope
-from registry.web.communities import community_tree, selected_community, tree_links
+from registry.web.communities import community_roles, community_tree, selected_community, tree_links
 from registry.web.overview import ACTIVE_RUN_STATUSES, can_start_sweep, community_overview
 
 TOO_MANY_LOGINS = _("Too many login attempts from your address; wait a minute and try again.")
@@ -59,6 +59,7 @@ def dashboard(request):
         tree_links=tree_links(tree, current=community, url=reverse("web:dashboard")),
         community=community,
         ancestors=tree.ancestors(community) if community else [],
+        roles=community_roles(scope=scope, tree=tree),
         nav_section="dashboard",
     )
     return render(request, "dashboard/overview.html", context)

@@ -194,6 +194,8 @@ class ScopingTests:
         user = community_member(world["nation"], CommunityRole.POLICY_AUTHOR)
         regulator(world["south"], user=user)
         assert "Overview of South" in client_for(user).get(DASHBOARD).content.decode()
+        roles = client_for(user).get(DASHBOARD).content.decode().split('id="my-roles"')[1].split("</ul>")[0]
+        assert "<li>Policy author of Nation</li>" in roles and "<li>Regulator of South</li>" in roles
 
     def test_outsider_sees_nothing(self, world):
         response = client_for(UserFactory()).get(DASHBOARD)
