@@ -197,7 +197,12 @@ def wait_for(condition, *, timeout, workers=(), what=""):
 
 @pytest.fixture
 def register():
-    """One community with LIVE submitted registrations (every HIGH_RISK_EVERY-th high risk) and a few drafts."""
+    """One community with LIVE submitted registrations (every HIGH_RISK_EVERY-th high risk) and a few drafts.
+
+    Tests ask for it before `broker`: publishing the framework queues an on-change check of every
+    registration, which then runs in-process while there is none yet, instead of waiting in Redis for the
+    worker and judging everything before the sweep under test.
+    """
     services.version_import(document=DOCUMENT, actor=None, publish=True)
     community = CommunityFactory(slug="swept")
     organization = OrganizationFactory()
@@ -286,7 +291,7 @@ def sweep_and_kill_in_the_middle(broker, workers, community, monkeypatch, **sett
 
 
 class WorkerReliabilityTests:
-    def test_the_broker_redelivers_the_chunk_a_sigkilled_worker_held(self, broker, workers, register, monkeypatch):
+    def test_the_broker_redelivers_the_chunk_a_sigkilled_worker_held(self, register, broker, workers, monkeypatch):
         # No help from the recovery at worker start: late acknowledgement and the visibility timeout alone.
         run, lost, first = sweep_and_kill_in_the_middle(
             broker, workers, register, monkeypatch, TEST_WORKER_RECOVERY="0"
@@ -303,7 +308,7 @@ class WorkerReliabilityTests:
         assert_complete_exactly_once(ComplianceRun.objects.get(pk=run.pk), register)
         assert not lost & set(broker.unacked())  # the dead worker's delivery was handed out again
 
-    def test_a_new_worker_requeues_what_a_sigkilled_worker_held(self, broker, workers, register, monkeypatch):
+    def test_a_new_worker_requeues_what_a_sigkilled_worker_held(self, register, broker, workers, monkeypatch):
         # The production visibility timeout (an hour): only governance.recovery can finish the run in time.
         run, lost, first = sweep_and_kill_in_the_middle(
             broker, workers, register, monkeypatch, TEST_WORKER_VISIBILITY_TIMEOUT="3600"
@@ -321,7 +326,7 @@ class WorkerReliabilityTests:
         # The dead worker's delivery is still unacknowledged: the broker never handed it out again.
         assert lost <= set(broker.unacked())
 
-    def test_beat_ticks_while_a_sweep_runs_start_nothing(self, broker, workers, register):
+    def test_beat_ticks_while_a_sweep_runs_start_nothing(self, register, broker, workers):
         community = register
         busy, idle = workers("busy"), workers("idle")
         wait_for(lambda: busy.ready() and idle.ready(), timeout=30, workers=[busy, idle], what="two workers")
