@@ -31,8 +31,10 @@ from registry.models import Community, Registration
 DEFAULT_DUE_DAYS = {Severity.CRITICAL: 14, Severity.HIGH: 30, Severity.MEDIUM: 60, Severity.LOW: 90}
 DUE_DAYS_PARAMETER = "finding_due_days"
 
-# Memos are per process and per immutable rule set; past this many entries a rule set's memo starts over.
+# Memos are per process and per immutable rule set; past this many entries a memo starts over. Whole-
+# registration memos keep every value a rule set reads (long texts included), so they stay smaller.
 MEMO_LIMIT = 200_000
+REGISTRATION_MEMO_LIMIT = 20_000
 
 WHOLE = None  # a path (variable, WHOLE) means the rule reads the whole variable, not named fields
 
@@ -153,7 +155,7 @@ class CompiledRuleSet:
         key = self.key(flat)
         base = self.memo.get(key)
         if base is None:
-            if len(self.memo) > MEMO_LIMIT:
+            if len(self.memo) > REGISTRATION_MEMO_LIMIT:
                 self.memo.clear()
             checks = [None] * len(self.items)
             items = self.items
@@ -441,7 +443,7 @@ def evaluate_chunk(
             key = row_key(row)
             base = ruleset.row_memo.get(key)
             if base is None:
-                if len(ruleset.row_memo) > MEMO_LIMIT:
+                if len(ruleset.row_memo) > REGISTRATION_MEMO_LIMIT:
                     ruleset.row_memo.clear()
                 base = ruleset.row_memo[key] = base_of(ruleset, context_of(row))
         entries = evidence_entries.get(registration_id)
