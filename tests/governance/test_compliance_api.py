@@ -568,3 +568,11 @@ class SweepThroughTheApiTests:
         assert ("E2", "open") in {(f["requirement_code"], f["status"]) for f in findings}
         assert listed["open_findings"] == len([f for f in findings if f["status"] == "open"]) >= 1
         assert listed["compliance_status"] in ("at_risk", "non_compliant")
+
+
+class OutOfRangeIdTests:
+    @pytest.mark.parametrize("url", [RUNS, RESULTS, FINDINGS])
+    def test_an_id_beyond_bigint_is_a_404(self, world, client_for, url):
+        response = client_for(regulator(world["city"])).get(f"{url}{'9' * 30}/")
+
+        assert response.status_code == 404
