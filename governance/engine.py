@@ -12,6 +12,7 @@ Data comes in with a few `values_list` queries per chunk, never model instances 
 """
 
 import datetime
+import hashlib
 import json
 import operator
 import re
@@ -34,7 +35,8 @@ DUE_DAYS_PARAMETER = "finding_due_days"
 # Memos are per process and per immutable rule set; past this many entries a memo starts over. Whole-
 # registration memos keep every value a rule set reads (long texts included), so they stay smaller.
 MEMO_LIMIT = 200_000
-REGISTRATION_MEMO_LIMIT = 20_000
+REGISTRATION_MEMO_LIMIT = 10_000
+LONG_TEXT = 64  # longer texts are memo keys by digest
 
 WHOLE = None  # a path (variable, WHOLE) means the rule reads the whole variable, not named fields
 
@@ -70,6 +72,11 @@ def _freeze(value):
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     return value
+
+
+def _digest(text: str) -> tuple:
+    """A memo key for a long text (descriptions are often unique): 16 bytes instead of the text itself."""
+    return ("blake2b", hashlib.blake2b(text.encode(), digest_size=16).digest())
 
 
 def _getter(paths: tuple):
@@ -428,7 +435,11 @@ def evaluate_chunk(
                 flat[path] = _freeze(context[variable])
             else:
                 value = context[variable].get(name, KeyError)
-                flat[path] = tuple(value) if type(value) is list else value
+                if type(value) is list:
+                    value = tuple(value)
+                elif type(value) is str and len(value) > LONG_TEXT:
+                    value = _digest(value)
+                flat[path] = value
         return ruleset.base(flat, context)
 
     results = []

@@ -293,3 +293,23 @@ class WholeVariableTests:
                 ComplianceResult.objects.filter(registration=registration).values_list("requirement_code", "status")
             )
             assert got == expected
+
+
+def test_long_texts_are_told_apart_by_their_digest(community, django_capture_on_commit_callbacks):
+    document = {
+        **DOCUMENT,
+        "urn": "urn:test:texts",
+        "requirements": [
+            {"code": "NO-FRAUD", "title": "No fraud", "kind": "rule", "check": '!system.purpose.contains("fraud")'}
+        ],
+    }
+    services.version_import(document=document, actor=None, publish=True)
+    long = "Triage of incoming requests for the front desk of the city, sorted by urgency and topic, "
+    clean = live(community, purpose=long + "nothing else.")
+    flagged = live(community, purpose=long + "and fraud.")
+
+    sweep(django_capture_on_commit_callbacks)
+
+    assert results(clean) == {"NO-FRAUD": "P"}
+    assert results(flagged) == {"NO-FRAUD": "F"}
+    assert len(engine._digest(long)[1]) == 16
