@@ -279,7 +279,8 @@ class RegistrationListQueryCountTests:
         few = self.queries(client, {"page": 1, "community": city.slug})
         RegistrationFactory.create_batch(120, community=city, status=RegistrationStatus.APPROVED)
         many = self.queries(client, {"page": 1, "community": city.slug})
-        assert few <= many <= few + 1  # the count query runs only once there is more than one page
+        # The count query runs only once there is more than one page; per-user caches (the nav's) may save some.
+        assert many <= few + 1
         # session, user, scope, tree, page, count, and the nav's policy-console check (up to 4 on a cold
         # content-type cache): a fixed number, whatever the rows.
         assert many <= 10
