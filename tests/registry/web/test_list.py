@@ -341,5 +341,7 @@ class RegistrationListLanguageTests:
         content = response.content.decode()
         assert '<html lang="fr">' in content
         assert "Sélectionnez un choix valide" in content  # Django's own catalogue: the form errors are French
+        assert '<h1 id="registrations-heading">Enregistrements</h1>' in content  # ours: locale/fr
+        assert "Appliquer les filtres" in content
         client.post("/i18n/setlang/", {"language": "en", "next": LIST_URL})
         assert '<html lang="en">' in client.get(LIST_URL).content.decode()
