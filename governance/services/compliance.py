@@ -631,11 +631,12 @@ def compliance_check_expiries(*, today: datetime.date | None = None) -> dict:
                     for pk, status in overdue
                 ]
             )
-        run = compliance_check_registrations(registration_ids=live, trigger=RunTrigger.SCHEDULE)
-        run.scope = {**run.scope, "expiries": today.isoformat()}
-        run.save(update_fields=["scope"])
+        if live:  # the run also marks how far expiries were checked; with nothing to check, no run row
+            run = compliance_check_registrations(registration_ids=live, trigger=RunTrigger.SCHEDULE)
+            run.scope = {**run.scope, "expiries": today.isoformat()}
+            run.save(update_fields=["scope"])
         compliance_snapshot_upsert(community_ids=list(Community.objects.values_list("pk", flat=True)), day=today)
-    return {"rechecked": len(live), "overdue": len(overdue), "run": run.pk}
+    return {"rechecked": len(live), "overdue": len(overdue), "run": run.pk if run else None}
 
 
 __all__ = [

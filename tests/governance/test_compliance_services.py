@@ -435,7 +435,9 @@ class SnapshotAndExpiryTests:
         assert waived.compliance_status == ComplianceStatus.AT_RISK
         assert finding(waived, "VENDOR").status == FindingStatus.OPEN
         with django_capture_on_commit_callbacks(execute=True):
-            assert tasks.check_expiries()["rechecked"] == 0  # the same expiry is not checked twice
+            again = tasks.check_expiries()
+        assert (again["rechecked"], again["run"]) == (0, None)  # the same expiry is not checked twice
+        assert ComplianceRun.objects.filter(scope__has_key="expiries").count() == 1
 
 
 class SweepCommandTests:
