@@ -88,3 +88,11 @@ class NavigationTests:
         assert 'href="/policy/"' in client.get("/dashboard/").content.decode()
         client.force_login(UserFactory())
         assert 'href="/policy/"' not in client.get("/dashboard/").content.decode()
+
+    def test_the_link_is_decided_once_a_minute_per_user(self, django_assert_max_num_queries):
+        client = Client()
+        client.force_login(UserFactory())
+        client.get("/dashboard/")
+        with django_assert_max_num_queries(100) as repeat:
+            client.get("/dashboard/")
+        assert not any("governance_framework" in query["sql"] for query in repeat.captured_queries)
