@@ -387,6 +387,25 @@ def check_registrations(registrations, *, run: ComplianceRun, day: datetime.date
 def _upsert_state(changed, *, run, now) -> None:
     if not changed:
         return
+    if connection.vendor != "postgresql":
+        # `make run` without a server (SQLite): the same rows through the ORM; PostgreSQL takes the fast path.
+        RegistrationCompliance.objects.bulk_create(
+            [
+                RegistrationCompliance(
+                    registration_id=row.id,
+                    ruleset_id=row.ruleset_id,
+                    codes=row.codes,
+                    errors=row.errors,
+                    checked_at=now,
+                    run=run,
+                )
+                for row in changed
+            ],
+            update_conflicts=True,
+            unique_fields=["registration"],
+            update_fields=["ruleset", "codes", "errors", "checked_at", "run"],
+        )
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -410,6 +429,11 @@ def _upsert_state(changed, *, run, now) -> None:
 
 def _update_statuses(statuses: dict[int, str]) -> None:
     if not statuses:
+        return
+    if connection.vendor != "postgresql":
+        for status in set(statuses.values()):
+            ids = [pk for pk, value in statuses.items() if value == status]
+            Registration.objects.filter(pk__in=ids).update(compliance_status=status)
         return
     with connection.cursor() as cursor:
         cursor.execute(
@@ -522,6 +546,26 @@ def _insert_findings(rows, *, now) -> list[tuple[int, int]]:
     """One INSERT of many new findings (a first sweep opens thousands); returns (id, registration id)."""
     if not rows:
         return []
+    if connection.vendor != "postgresql":
+        created = Finding.objects.bulk_create(
+            [
+                Finding(
+                    registration_id=r[0],
+                    organization_id=r[1],
+                    framework_id=r[2],
+                    requirement_code=r[3],
+                    title=r[4]["title"],
+                    severity=r[4]["severity"],
+                    status=FindingStatus.OPEN,
+                    code=str(r[4]["code"]),
+                    reason=r[4]["reason"],
+                    opened_at=now,
+                    due_on=r[4]["due_on"],
+                )
+                for r in rows
+            ]
+        )
+        return [(finding.pk, finding.registration_id) for finding in created]
     with connection.cursor() as cursor:
         cursor.execute(
             """
