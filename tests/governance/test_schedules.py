@@ -26,6 +26,12 @@ class DeclareSchedulesTests:
         expiry = PeriodicTask.objects.get(task="governance.check_expiries")
         assert (expiry.crontab.minute, expiry.crontab.hour) == ("15", "*")
 
+    def test_the_safety_nets_for_lost_messages_are_scheduled(self):
+        declare()
+
+        every_ten_minutes = PeriodicTask.objects.filter(crontab__minute="*/10").values_list("task", flat=True)
+        assert set(every_ten_minutes) == {"governance.recover_stalled_runs", "registry.requeue_webhook_deliveries"}
+
     def test_running_twice_gives_the_same_rows(self):
         declare()
         rows = list(PeriodicTask.objects.order_by("pk").values("pk", "name", "task", "kwargs", "crontab_id"))
@@ -33,7 +39,7 @@ class DeclareSchedulesTests:
 
         out = declare()
 
-        assert out.count("unchanged:") == 2
+        assert out.count("unchanged:") == 4
         assert list(PeriodicTask.objects.order_by("pk").values("pk", "name", "task", "kwargs", "crontab_id")) == rows
         assert CrontabSchedule.objects.count() == crontabs
 

@@ -27,6 +27,20 @@ SCHEDULES = [
         "crontab": {"minute": "15", "hour": "*"},
         "description": "Re-check registrations whose assessment, waiver or evidence expired; overdue findings.",
     },
+    {
+        "name": "compliance: re-queue stalled runs",
+        "task": "governance.recover_stalled_runs",
+        "kwargs": {},
+        "crontab": {"minute": "*/10", "hour": "*"},
+        "description": "Safety net: queue again the chunks of runs that made no progress (a lost message).",
+    },
+    {
+        "name": "webhooks: re-queue lost deliveries",
+        "task": "registry.requeue_webhook_deliveries",
+        "kwargs": {},
+        "crontab": {"minute": "*/10", "hour": "*"},
+        "description": "Safety net: queue again pending webhook deliveries whose task was lost.",
+    },
 ]
 
 
