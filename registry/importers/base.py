@@ -296,6 +296,11 @@ class Importer:
             self._write(rows, report, comment or str(self.import_comment))
             if dry_run:
                 transaction.set_rollback(True)
+            elif report.created or report.updated or report.registrations_created:
+                # COPY writes bypass the services' on-change hooks: check the community once the file commits.
+                from governance.services.compliance import compliance_check_after_commit  # governance imports registry
+
+                compliance_check_after_commit(community=self.community)
         progress(report.total, report.total)
         return report
 

@@ -162,6 +162,22 @@ class Omb2025ChangesTests:
         keys = sorted(AISystem.objects.filter(external_id__contains="-noid-").values_list("external_id", flat=True))
         assert len(keys) == 2 and all(key.startswith("CFTC-noid-") for key in keys)
 
+    def test_the_compliance_engine_checks_the_imported_registrations_once_the_file_commits(
+        self, community, regulator, django_capture_on_commit_callbacks
+    ):
+        from governance.models import RegistrationCompliance
+
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            run("omb-2025", omb_excerpt(), community=community, actor=regulator)
+
+        assert len(callbacks) >= 1
+        live = Registration.objects.filter(community=community).exclude(
+            status__in=[RegistrationStatus.DRAFT, RegistrationStatus.REJECTED, RegistrationStatus.RETIRED]
+        )
+        assert live.exists()
+        checked = RegistrationCompliance.objects.filter(registration__community=community)
+        assert set(checked.values_list("registration_id", flat=True)) == set(live.values_list("pk", flat=True))
+
     def test_a_dry_run_reports_and_writes_nothing(self, community, regulator):
         report = run("omb-2025", omb_excerpt(), community=community, actor=regulator, dry_run=True)
 
