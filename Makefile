@@ -20,14 +20,22 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 # With no settings: DEBUG on, an SQLite file in var/ and in-process tasks. DATABASE_URL and
-# CELERY_BROKER_URL switch to PostgreSQL and Redis.
+# CELERY_BROKER_URL switch to PostgreSQL and Redis; with a broker, a Celery worker with beat runs beside the server.
 run: export DEBUG ?= 1
 run: install
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_baselines
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/python manage.py declare_schedules
+	@if [ -n "$$CELERY_BROKER_URL" ]; then \
+		echo "Celery worker and beat (log: var/celery.log)"; \
+		$(BIN)/celery -A config worker --beat --loglevel=INFO --logfile=var/celery.log & \
+		trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/python manage.py runserver $(HOST):$(PORT); \
+	else \
+		$(BIN)/python manage.py runserver $(HOST):$(PORT); \
+	fi
 
 test: export DJANGO_SETTINGS_MODULE = config.settings_test
 test: export DATABASE_URL ?= $(TEST_DATABASE_URL)
@@ -49,6 +57,9 @@ format: install
 # Benchmarks need PostgreSQL; they print their figures and are not part of `make test` or CI.
 bench: install
 	$(BIN)/python bench/api_list.py
+	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/import.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
