@@ -9,7 +9,6 @@ import pytest
 from playwright.sync_api import expect
 
 from registry.choices import RegistrationStatus
-from tests.browser.conftest import screenshot
 from tests.factories import AISystemFactory, CommunityFactory, OrganizationFactory, RegistrationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,7 +43,6 @@ class CitizenTests:
         page.get_by_role("link", name="Riverton").first.click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("Riverton")
         expect(page.get_by_text("Unreviewed draft tool")).to_have_count(0)
-        screenshot(page, "public-register")
 
         page.get_by_role("textbox", name="Search").fill("bus")
         page.get_by_role("button", name="Search").click()
@@ -55,7 +53,6 @@ class CitizenTests:
         body = page.locator("main")
         expect(body).to_contain_text("Commercial confidentiality until the contract ends.")
         expect(body).not_to_contain_text("Acme Analytics")
-        screenshot(page, "public-registration")
 
         page.go_back()
         with page.expect_download() as download:

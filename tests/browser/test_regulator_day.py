@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from registry.choices import RegistrationStatus
 from registry.models import Registration
-from tests.browser.conftest import PASSWORD, screenshot
+from tests.browser.conftest import PASSWORD
 from tests.factories import (
     AISystemFactory,
     CommunityFactory,
@@ -54,7 +54,6 @@ class RegulatorDayTests:
         log_in(page, "regulator-lakeshore")
         page.goto("/dashboard/?community=lakeshore")
         expect(page.get_by_role("heading", level=1)).to_contain_text("Lakeshore")
-        screenshot(page, "dashboard-overview")
 
         page.goto("/registrations/")
         expect(page.get_by_role("link", name="Foreign system")).to_have_count(0)
@@ -62,17 +61,14 @@ class RegulatorDayTests:
         page.locator("#apply-filters").click()
         expect(page.get_by_role("link", name="Snow route planner")).to_have_count(0)
         expect(page.get_by_role("link", name="Parking permit triage")).to_be_visible()
-        screenshot(page, "registrations-list")
 
         page.get_by_role("link", name="Parking permit triage").click()
         expect(page).to_have_url(re.compile(rf"/registrations/{waiting.pk}/$"))
         expect(page.get_by_role("heading", level=1)).to_contain_text("Parking permit triage")
-        screenshot(page, "registration-detail")
 
         page.goto("/review/")
         row = page.locator(f"#review-registration-{waiting.pk}")
         expect(row).to_contain_text("Parking permit triage")
-        screenshot(page, "review-queue")
         url_before = page.url
         row.get_by_label("Comment (required)").fill("Complete and clear filing.")
         row.get_by_role("button", name="Approve").click()
