@@ -19,7 +19,7 @@ from governance.choices import ResultCode, RunTrigger
 from governance.compliance_filtersets import ComplianceResultFilterSet, ComplianceRunFilterSet, FindingFilterSet
 from governance.models import ComplianceResult, ComplianceRun, Finding, RegistrationCompliance
 from governance.models.compliance import ACTIVE_RUN_STATUSES
-from governance.services.compliance import SweepAlreadyRunning, compliance_run_start
+from governance.services.compliance import NOT_A_REGULATOR, SweepAlreadyRunning, compliance_run_start
 from registry.api.errors import Conflict
 from registry.api.pagination import IdCursorPagination
 from registry.api.views import RegistryViewSet
@@ -29,7 +29,6 @@ from registry.permissions import Action
 # The view's id is registration id × RESULT_ID_FACTOR + position (migration 0004).
 RESULT_ID_FACTOR = 100_000
 
-NOT_A_REGULATOR = _("Only regulators of this community or of a community above it may start its sweep.")
 SWEEP_RUNNING = _("A sweep of this community is already queued or running (run %(run)s); wait for it to finish.")
 
 

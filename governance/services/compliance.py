@@ -14,11 +14,12 @@ import json
 import logging
 from collections import defaultdict
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from governance import engine
 from governance.choices import FindingStatus, RequirementKind, ResultCode, RunStatus, RunTrigger
@@ -39,6 +40,7 @@ from governance.models import (
 from governance.selectors import effective_requirements
 from registry.choices import ComplianceStatus
 from registry.models import Community, Registration
+from registry.permissions import Action
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,8 @@ CHUNK_SIZE = 2000
 # A sweep still queued or running after this long lost its worker for good: it no longer holds the lock.
 STALE_AFTER = datetime.timedelta(hours=6)
 
-SWEEP_ALREADY_RUNNING = _("A sweep of this scope is already queued or running.")
+SWEEP_ALREADY_RUNNING = gettext_lazy("A sweep of this scope is already queued or running.")
+NOT_A_REGULATOR = gettext_lazy("Only regulators of this community or of a community above it may start its sweep.")
 
 # Codes that open (or keep open) a finding, and codes that close one. `R` closes: the organization has
 # answered and the regulator's review is pending (the registration counts as pending, not at risk).
@@ -97,8 +100,13 @@ def compliance_run_start(*, community: Community | None, actor=None, trigger: st
 
     Raises SweepAlreadyRunning when a sweep of the same scope is queued or running; a run stuck longer
     than STALE_AFTER (its worker and broker message lost) is marked failed first so it cannot block for ever.
+    A person (`actor`) must regulate the community (every community: a superuser), checked again here
+    whatever the view checked; beat, the seed and the operator's command pass no actor.
     """
     from governance import tasks
+
+    if actor is not None:
+        _check_may_sweep(actor, community)
 
     lock_key = _lock_key(community)
     ComplianceRun.objects.filter(
@@ -116,6 +124,16 @@ def compliance_run_start(*, community: Community | None, actor=None, trigger: st
         raise SweepAlreadyRunning() from None
     transaction.on_commit(lambda: tasks.sweep.delay(run.pk))
     return run
+
+
+def _check_may_sweep(actor, community: Community | None) -> None:
+    if getattr(actor, "is_superuser", False) and getattr(actor, "is_active", False):
+        return
+    allowed = community is not None and (
+        Community.objects.restrict(actor, Action.REVIEW).filter(pk=community.pk).exists()
+    )
+    if not allowed:
+        raise PermissionDenied(NOT_A_REGULATOR)
 
 
 def compliance_sweep_after_commit(*, community: Community | None = None) -> None:

@@ -5,6 +5,7 @@ import datetime
 from io import StringIO
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -251,6 +252,21 @@ class LockTests:
     def test_a_finished_sweep_releases_the_lock(self, version, community, sweep):
         assert sweep(community).status == RunStatus.SUCCEEDED
         assert sweep(community).status == RunStatus.SUCCEEDED
+
+
+class SweepPermissionTests:
+    def test_only_the_communitys_regulators_and_those_above_start_its_sweep(self, community):
+        child = CommunityFactory(parent=community)
+        outsider = regulator(CommunityFactory())
+
+        with pytest.raises(PermissionDenied):
+            compliance_run_start(community=child, actor=outsider, trigger=RunTrigger.MANUAL)
+        with pytest.raises(PermissionDenied):
+            compliance_run_start(community=None, actor=regulator(community), trigger=RunTrigger.MANUAL)
+        assert not ComplianceRun.objects.exists()
+
+        run = compliance_run_start(community=child, actor=regulator(community), trigger=RunTrigger.MANUAL)
+        assert run.created_by.pk and run.community == child
 
 
 class ChunkTests:
