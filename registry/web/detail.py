@@ -14,7 +14,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from governance.choices import ResultCode, ResultStatus, Severity
+from governance.choices import ResultStatus, Severity
+from governance.evaluation import result_reason
 from governance.instruments import INSTRUMENTS
 from governance.models import ComplianceResult, Evidence, Finding, RegistrationCompliance, RiskAssessment
 from governance.services.assessments import summary as assessment_summary
@@ -173,9 +174,8 @@ def compliance_rows(user, registration: Registration, scope) -> tuple[list[dict]
     rows = []
     for result in results:
         position = result.id - registration.pk * 100000
-        reason = str(ResultCode(result.code).label) if result.code in ResultCode.values else ""
-        if result.code == ResultCode.ERROR:
-            reason = state.errors.get(str(position)) or reason
+        # The API's wording (governance.evaluation.result_reason): the failing rule, the evidence asked for.
+        reason = result_reason(result.code, result.requirement, state.errors.get(str(position), ""))
         rows.append({"result": result, "reason": reason, "community": result.framework.community})
     rows.sort(
         key=lambda row: (STATUS_ORDER.get(row["result"].status, 4), SEVERITY_ORDER.get(row["result"].severity, 4))

@@ -9,6 +9,7 @@ The world (`build_world`, shared with the review and filing tests):
     region's framework "Region rules": REG-1 (rule)
 """
 
+import html
 from types import SimpleNamespace
 
 import pytest
@@ -265,6 +266,16 @@ class ComplianceSectionTests:
         summary = page[page.index('id="compliance-summary"') :]
         summary = summary[: summary.index("</ul>")]
         assert "Fail: 1" in summary and "Error: 1" in summary and "Pass: 1" in summary
+
+    def test_a_failure_names_the_failing_rule_and_a_missing_document_what_is_asked(self, world):
+        record_compliance(world, "FEP")
+        floor_1 = world.floor.requirements.get(code="FLOOR-1")
+        floor_doc = world.floor.requirements.get(code="FLOOR-DOC")
+
+        page = html.unescape(client_as(world.users.filer).get(detail_url(world.registration)).content.decode())
+
+        assert f"Check failed: {floor_1.check_rule}" in page
+        assert f"Evidence needed: {floor_doc.evidence}" in page
 
     def test_findings_waivers_evidence_and_assessments_are_listed(self, world):
         record_compliance(world, "FEP")
