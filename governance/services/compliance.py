@@ -38,7 +38,7 @@ from governance.models import (
     Waiver,
 )
 from governance.selectors import effective_requirements
-from registry.choices import ComplianceStatus
+from registry.choices import ComplianceStatus, RegistrationStatus
 from registry.models import Community, Registration
 from registry.permissions import Action
 
@@ -182,9 +182,20 @@ def compliance_check_after_commit(registration_ids=(), *, community=None) -> Non
 
 
 def _check_live(ids: list[int]) -> None:
+    _close_findings_of_departed(ids)
     live = list(engine.live_registrations().filter(pk__in=ids).values_list("pk", flat=True))
     if live:
         compliance_check_registrations(registration_ids=live)
+
+
+def _close_findings_of_departed(ids: list[int]) -> None:
+    """A registration that left the register (retired or rejected) owes nothing more: its open findings
+    close. Its last results stay readable as they were; it is no longer checked."""
+    Finding.objects.filter(
+        registration_id__in=ids,
+        registration__status__in=[RegistrationStatus.RETIRED, RegistrationStatus.REJECTED],
+        status=FindingStatus.OPEN,
+    ).update(status=FindingStatus.CLOSED, closed_at=timezone.now())
 
 
 def _check_community(community: Community | None) -> None:

@@ -150,6 +150,24 @@ class FindingTests:
         assert opened.closed_at is None
         assert Finding.objects.filter(registration=registration).count() == 1
 
+    def test_retiring_a_registration_closes_its_open_findings(
+        self, version, community, sweep, django_capture_on_commit_callbacks
+    ):
+        registration = live(community, vendor="")
+        sweep()
+        assert finding(registration, "VENDOR").status == FindingStatus.OPEN
+
+        with django_capture_on_commit_callbacks(execute=True):
+            registry_services.registration_transition(
+                registration=registration,
+                actor=regulator(community),
+                action="retire",
+                comment="Decommissioned in March.",
+            )
+
+        closed = finding(registration, "VENDOR")
+        assert closed.status == FindingStatus.CLOSED and closed.closed_at is not None
+
     def test_a_waiver_closes_the_finding(self, version, community, sweep):
         registration = live(community, vendor="")
         sweep()
