@@ -53,6 +53,15 @@ class IdempotencyKeyTests:
         }
         assert list(AISystem.objects.values_list("name", flat=True)) == ["Benefits triage"]
 
+    def test_the_refusal_speaks_the_clients_language(self, client):
+        post(client)
+
+        response = client.post(
+            URL, {**BODY, "name": "Autre"}, format="json", HTTP_IDEMPOTENCY_KEY="filing-1", HTTP_ACCEPT_LANGUAGE="fr"
+        )
+
+        assert response.json()["detail"].startswith("Cette Idempotency-Key a déjà été utilisée")
+
     def test_the_same_key_on_another_endpoint_is_refused(self, client, organization):
         post(client)
         response = post(client, {"name": "X"}, url="/api/v1/organizations/")
