@@ -10,9 +10,8 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from registry.choices import ComplianceStatus, LifecycleStage, RegistrationStatus, RiskTier
 from registry.filtersets import RegistrationFilterSet
-from registry.models import AISystem, Organization
+from registry.models import Organization
 
 # Sortable columns: the `sort` parameter's value (optionally with a leading "-") → the ORM ordering.
 SORTS = {
@@ -52,21 +51,6 @@ class DashboardRegistrationFilterSet(RegistrationFilterSet):
         label=_("Organization (slug)"),
         widget=forms.TextInput(attrs={"placeholder": _("e.g. avalon-it"), "autocomplete": "off"}),
     )
-    status = django_filters.MultipleChoiceFilter(
-        label=_("Status"), choices=RegistrationStatus.choices, widget=forms.CheckboxSelectMultiple
-    )
-    risk_tier = django_filters.MultipleChoiceFilter(
-        label=_("Risk tier"), choices=RiskTier.choices, widget=forms.CheckboxSelectMultiple
-    )
-    compliance_status = django_filters.MultipleChoiceFilter(
-        label=_("Compliance"), choices=ComplianceStatus.choices, widget=forms.CheckboxSelectMultiple
-    )
-    lifecycle_stage = django_filters.MultipleChoiceFilter(
-        label=_("Lifecycle stage"),
-        field_name="system__lifecycle_stage",
-        choices=LifecycleStage.choices,
-        widget=forms.CheckboxSelectMultiple,
-    )
     q = django_filters.CharFilter(
         label=_("Search"),
         method="filter_text",
@@ -78,8 +62,18 @@ class DashboardRegistrationFilterSet(RegistrationFilterSet):
     class Meta(RegistrationFilterSet.Meta):
         fields = []
 
+    # The API's choice filters (without DISTINCT, see registry/filtersets.py), with the dashboard's labels.
+    LABELS = {
+        "status": _("Status"),
+        "risk_tier": _("Risk tier"),
+        "compliance_status": _("Compliance"),
+        "lifecycle_stage": _("Lifecycle stage"),
+    }
+
     def __init__(self, *args, tree=None, **kwargs):
         super().__init__(*args, **kwargs)
+        for name, label in self.LABELS.items():
+            self.filters[name].label = label
         self.tree = tree
         choices = []
         for node in tree or ():
@@ -93,17 +87,8 @@ class DashboardRegistrationFilterSet(RegistrationFilterSet):
             return queryset.none()
         return queryset.filter(community_id__in=self.tree.subtree_ids(community))
 
-    def filter_text(self, queryset, name, value):
-        """Text in the system's name, purpose or vendor, or in the organization's name.
-
-        Written as two id subqueries rather than an OR across joins, so that PostgreSQL answers each from its
-        trigram indexes (migration 0005) instead of scanning every registration with its system.
-        """
-        value = value.strip()
-        if not value:
-            return queryset
-        systems = AISystem.objects.filter(
-            Q(name__icontains=value) | Q(purpose__icontains=value) | Q(vendor__icontains=value)
-        ).values("pk")
-        organizations = Organization.objects.filter(name__icontains=value).values("pk")
-        return queryset.filter(Q(system_id__in=systems) | Q(organization_id__in=organizations))
+    def text_q(self, value: str) -> Q:
+        """The API's text search, plus the organization's name."""
+        return super().text_q(value) | Q(
+            organization_id__in=Organization.objects.filter(name__icontains=value).values("pk")
+        )
