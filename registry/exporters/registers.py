@@ -82,18 +82,33 @@ def iter_records(queryset, *, scope: str) -> Iterator[dict]:
         yield registration_record(registration, scope=scope)
 
 
-class _Echo:
+class Echo:
+    """A file for csv.writer that hands each line back instead of storing it (for streamed responses)."""
+
     def write(self, value):
         return value
 
 
-def _csv_cell(value):
+def csv_cell(value):
     if isinstance(value, list):
         return ";".join(value)
     return "" if value is None else value
 
 
-def _batched(lines: Iterator[str], size: int = 200) -> Iterator[str]:
+def csv_row(record: dict, *, community_slug: str) -> list:
+    """A `registration_record` as the cells of CSV_HEADER."""
+    return [
+        record["id"],
+        community_slug,
+        record["organization"]["slug"],
+        record["organization"]["name"],
+        record["organization"]["country"],
+        *(csv_cell(record["registration"][name]) for name in REGISTRATION_COLUMNS),
+        *(csv_cell(record["system"].get(name)) for name in SYSTEM_COLUMNS),
+    ]
+
+
+def batched(lines: Iterator[str], size: int = 200) -> Iterator[str]:
     """Hand the server a few hundred rows at a time: one write per row costs more than the row itself."""
     batch = []
     for line in lines:
@@ -106,27 +121,18 @@ def _batched(lines: Iterator[str], size: int = 200) -> Iterator[str]:
 
 
 def stream_csv(queryset, *, community: Community, scope: str) -> Iterator[str]:
-    return _batched(_csv_lines(queryset, community=community, scope=scope))
+    return batched(_csv_lines(queryset, community=community, scope=scope))
 
 
 def _csv_lines(queryset, *, community: Community, scope: str) -> Iterator[str]:
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     yield "\ufeff" + writer.writerow(CSV_HEADER)
     for record in iter_records(queryset, scope=scope):
-        row = [
-            record["id"],
-            community.slug,
-            record["organization"]["slug"],
-            record["organization"]["name"],
-            record["organization"]["country"],
-            *(_csv_cell(record["registration"][name]) for name in REGISTRATION_COLUMNS),
-            *(_csv_cell(record["system"].get(name)) for name in SYSTEM_COLUMNS),
-        ]
-        yield writer.writerow(row)
+        yield writer.writerow(csv_row(record, community_slug=community.slug))
 
 
 def stream_json(queryset, *, community: Community, scope: str, generated_at: str, licence: str = "") -> Iterator[str]:
-    return _batched(_json_parts(queryset, community=community, scope=scope, generated_at=generated_at, licence=licence))
+    return batched(_json_parts(queryset, community=community, scope=scope, generated_at=generated_at, licence=licence))
 
 
 def _json_parts(queryset, *, community: Community, scope: str, generated_at: str, licence: str) -> Iterator[str]:

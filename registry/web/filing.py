@@ -22,24 +22,11 @@ from registry.errors import InvalidTransition
 from registry.models import AISystem, Registration
 from registry.permissions import Action, user_scope
 from registry.services.registrations import EDITABLE_STATES
-from registry.web.web_forms import RegistrationForm, SystemForm, add_service_errors, filing_organizations
+from registry.web.web_forms import RegistrationForm, SystemForm, call_service, filing_organizations
 
 NOT_A_MEMBER = gettext_lazy("Only members of an organization can file AI systems.")
 NO_SYSTEMS = gettext_lazy("File an AI system first; then register it in a community.")
 SYSTEMS_PER_PAGE = 25
-
-
-def _save(form, call):
-    """Call a service and return its result; what it refuses goes onto the form and None is returned."""
-    try:
-        return call()
-    except ValidationError as error:
-        add_service_errors(form, error)
-    except InvalidTransition as error:
-        form.add_error(None, str(error.message))
-    except PermissionDenied as error:
-        form.add_error(None, str(error) or _("You do not have permission to perform this action."))
-    return None
 
 
 def _render_form(request, template, context, form):
@@ -76,7 +63,7 @@ def system_create(request):
         raise PermissionDenied(NOT_A_MEMBER)
     form = SystemForm(request.POST or None, organizations=organizations)
     if request.method == "POST" and form.is_valid():
-        system = _save(
+        system = call_service(
             form,
             lambda: services.system_create(
                 actor=request.user, organization=form.cleaned_data["organization"], **form.service_data()
@@ -96,7 +83,9 @@ def system_edit(request, pk: int):
     )
     form = SystemForm(request.POST or None, initial=SystemForm.initial_for(system))
     if request.method == "POST" and form.is_valid():
-        saved = _save(form, lambda: services.system_update(system=system, actor=request.user, **form.service_data()))
+        saved = call_service(
+            form, lambda: services.system_update(system=system, actor=request.user, **form.service_data())
+        )
         if saved is not None:
             messages.success(request, _("“%(name)s” is saved.") % {"name": saved})
             return redirect("web:system-list")
@@ -126,7 +115,7 @@ def registration_create(request):
     chosen = _system_choice(request, systems)
     form = RegistrationForm(request.POST or None, systems=systems, initial={"system": chosen} if chosen else None)
     if request.method == "POST" and form.is_valid():
-        registration = _save(
+        registration = call_service(
             form,
             lambda: services.registration_create(
                 actor=request.user,
@@ -160,7 +149,7 @@ def registration_edit(request, pk: int):
         },
     )
     if request.method == "POST" and form.is_valid():
-        saved = _save(
+        saved = call_service(
             form,
             lambda: services.registration_update(registration=registration, actor=request.user, **form.service_data()),
         )

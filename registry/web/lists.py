@@ -11,18 +11,12 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import F
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from registry.choices import ComplianceStatus, LifecycleStage, RegistrationStatus, RiskTier
-from registry.exporters.registers import (
-    CHUNK_SIZE,
-    CSV_HEADER,
-    REGISTRATION_COLUMNS,
-    SYSTEM_COLUMNS,
-    registration_record,
-)
+from registry.exporters.registers import CHUNK_SIZE, CSV_HEADER, Echo, batched, csv_row, registration_record
 from registry.models import Registration
 from registry.permissions import Action, user_scope
 from registry.web.communities import community_tree
@@ -140,10 +134,7 @@ def label_rows(rows: list[dict]) -> None:
         "lifecycle_stage_label": ("lifecycle_stage", {value: str(label) for value, label in LifecycleStage.choices}),
     }
     # One reverse() for the page (each costs more than a table row); the pk is swapped into the result.
-    try:
-        detail_pattern = reverse("web:registration-detail", args=[DETAIL_URL_PLACEHOLDER])
-    except NoReverseMatch:  # the detail page is optional: fall back to its planned address
-        detail_pattern = f"/registrations/{DETAIL_URL_PLACEHOLDER}/"
+    detail_pattern = reverse("web:registration-detail", args=[DETAIL_URL_PLACEHOLDER])
     for row in rows:
         row["detail_url"] = detail_pattern.replace(str(DETAIL_URL_PLACEHOLDER), str(row["id"]))
         for attribute, (field, labels) in tables.items():
@@ -218,40 +209,19 @@ def registration_list(request):
     )
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _cell(value):
-    if isinstance(value, list):
-        return ";".join(value)
-    return "" if value is None else value
-
-
 def stream_registrations_csv(queryset):
     """The export's lines, one registration per row, read in chunks so memory stays flat on 100,000 rows.
 
     The columns are the community register export's (`registry.exporters.registers`, scope `all`) with the
     community of each row, since a dashboard list spans a subtree, and the compliance status.
     """
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     yield "\ufeff" + writer.writerow(EXPORT_HEADER)
     queryset = queryset.select_related("system", "organization", "community")
     for registration in queryset.iterator(chunk_size=CHUNK_SIZE):
         record = registration_record(registration, scope="all")
-        yield writer.writerow(
-            [
-                record["id"],
-                registration.community.slug,
-                record["organization"]["slug"],
-                record["organization"]["name"],
-                record["organization"]["country"],
-                *(_cell(record["registration"][name]) for name in REGISTRATION_COLUMNS),
-                *(_cell(record["system"].get(name)) for name in SYSTEM_COLUMNS),
-                registration.compliance_status,
-            ]
-        )
+        row = csv_row(record, community_slug=registration.community.slug)
+        yield writer.writerow([*row, registration.compliance_status])
 
 
 @login_required
@@ -261,6 +231,8 @@ def registration_export(request):
     if filterset.is_bound and not filterset.is_valid():
         return HttpResponseBadRequest(INVALID_EXPORT, content_type="text/plain; charset=utf-8")
     filename = f"registrations-{timezone.now():%Y%m%d-%H%M}.csv"
-    response = StreamingHttpResponse(stream_registrations_csv(queryset), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        batched(stream_registrations_csv(queryset)), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -8,7 +8,6 @@ comment, own filing): what they refuse is shown as an error in the row, never as
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -24,7 +23,6 @@ from governance.models import AssessmentStatus, Evidence, RiskAssessment, Waiver
 from governance.selectors import effective_requirements
 from registry import services
 from registry.choices import CommunityRole, RegistrationStatus
-from registry.errors import InvalidTransition
 from registry.models import Community, Registration
 from registry.permissions import Action, user_scope
 from registry.web.detail import assessment_rows
@@ -34,7 +32,7 @@ from registry.web.web_forms import (
     RegistrationDecisionForm,
     RetireForm,
     WaiverForm,
-    add_service_errors,
+    call_service,
 )
 
 QUEUE_LIMIT = 50
@@ -45,19 +43,6 @@ DONE = {
     "accept": gettext_lazy("Accepted."),
     "return": gettext_lazy("Returned for changes."),
 }
-
-
-def _run(form, call):
-    """Call a service; put what it refuses on the form. Returns the service's result, or None on refusal."""
-    try:
-        return call()
-    except ValidationError as error:
-        add_service_errors(form, error)
-    except InvalidTransition as error:
-        form.add_error(None, str(error.message))
-    except PermissionDenied as error:
-        form.add_error(None, str(error) or _("You do not have permission to perform this action."))
-    return None
 
 
 def _back(request, default: str) -> HttpResponseRedirect:
@@ -171,7 +156,7 @@ def registration_decide(request, pk: int):
     form = RegistrationDecisionForm(request.POST)
     decided = None
     if form.is_valid():
-        decided = _run(
+        decided = call_service(
             form,
             lambda: services.registration_transition(
                 registration=registration,
@@ -199,7 +184,7 @@ def evidence_decide(request, pk: int):
     reviewed = None
     if form.is_valid():
         accept = form.cleaned_data["decision"] == "accept"
-        reviewed = _run(
+        reviewed = call_service(
             form,
             lambda: governance_services.evidence_review(
                 evidence=evidence,
@@ -234,7 +219,7 @@ def assessment_decide(request, pk: int):
             if form.cleaned_data["decision"] == "accept"
             else governance_services.assessment_return
         )
-        reviewed = _run(
+        reviewed = call_service(
             form, lambda: service(assessment=assessment, actor=request.user, comment=form.cleaned_data["comment"])
         )
     assessment = RiskAssessment.objects.select_related(
@@ -257,7 +242,7 @@ def registration_retire(request, pk: int):
     registration = get_object_or_404(Registration.objects.restrict(request.user, Action.VIEW), pk=pk)
     form = RetireForm(request.POST)
     if form.is_valid():
-        _run(
+        call_service(
             form,
             lambda: services.registration_transition(
                 registration=registration, actor=request.user, action="retire", comment=form.cleaned_data["comment"]
@@ -298,7 +283,7 @@ def waiver_grant(request, pk: int):
     form = WaiverForm(request.POST, requirements=effective_requirements(registration.community))
     granted = None
     if form.is_valid():
-        granted = _run(
+        granted = call_service(
             form,
             lambda: governance_services.waiver_grant(
                 registration=registration, actor=request.user, **form.service_data()

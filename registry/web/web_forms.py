@@ -8,7 +8,7 @@ made in the browser is judged exactly like one made through the API.
 import datetime
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.forms.models import fields_for_model
 from django.utils import timezone
@@ -16,7 +16,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from registry.choices import DataCategory, Disclosure, RiskTier, Technique
-from registry.errors import COMMENT_REQUIRED
+from registry.errors import COMMENT_REQUIRED, InvalidTransition
 from registry.models import AISystem, Community, Organization
 from registry.models.registrations import disclosure_level
 from registry.models.systems import DISCLOSABLE_FIELDS
@@ -60,6 +60,19 @@ class DateInput(forms.DateInput):
 
     def __init__(self, attrs=None):
         super().__init__(attrs, format="%Y-%m-%d")
+
+
+def call_service(form: forms.Form, call):
+    """Call a service; put what it refuses on the form. Returns the service's result, or None on refusal."""
+    try:
+        return call()
+    except ValidationError as error:
+        add_service_errors(form, error)
+    except InvalidTransition as error:
+        form.add_error(None, str(error.message))
+    except PermissionDenied as error:
+        form.add_error(None, str(error) or _("You do not have permission to perform this action."))
+    return None
 
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:
