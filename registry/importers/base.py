@@ -293,14 +293,14 @@ class Importer:
         progress(0, report.total)
         rows = self._validate(items, report, progress)
         with transaction.atomic():
-            self._write(rows, report, comment or str(self.import_comment))
+            touched = self._write(rows, report, comment or str(self.import_comment))
             if dry_run:
                 transaction.set_rollback(True)
-            elif report.created or report.updated or report.registrations_created:
-                # COPY writes bypass the services' on-change hooks: check the community once the file commits.
+            elif touched:
+                # COPY writes bypass the services' on-change hooks: check what the file changed once it commits.
                 from governance.services.compliance import compliance_check_after_commit  # governance imports registry
 
-                compliance_check_after_commit(community=self.community)
+                compliance_check_after_commit(touched)
         progress(report.total, report.total)
         return report
 
@@ -345,7 +345,8 @@ class Importer:
             valid.append(item)
         return valid
 
-    def _write(self, rows: list[Row], report: ImportReport, comment: str) -> None:
+    def _write(self, rows: list[Row], report: ImportReport, comment: str) -> list[int]:
+        """Write the file; returns the ids of the registrations whose checks it may have changed."""
         now = timezone.now()
         events: list[AuditEvent] = []
         organizations = self._organizations(rows, report, events)
@@ -406,8 +407,11 @@ class Importer:
                 )
             )
         report.created, report.updated = len(created), len(updated)
-        self._registrations(row_system, report, events, comment, now)
+        touched = self._registrations(row_system, report, events, comment, now)
+        if updated:  # a changed system is judged again in every register it is filed in, not only this one
+            touched += Registration.objects.filter(system__in=updated).values_list("pk", flat=True)
         copy_insert(AuditEvent, events)
+        return touched
 
     def _organizations(self, rows, report, events) -> dict[str, Organization]:
         specs = {}
@@ -434,7 +438,7 @@ class Importer:
         report.organizations_created = len(missing)
         return organizations
 
-    def _registrations(self, row_system, report, events, comment, now) -> None:
+    def _registrations(self, row_system, report, events, comment, now) -> list[int]:
         live = {
             registration.system_id: registration
             for registration in Registration.objects.filter(
@@ -496,6 +500,7 @@ class Importer:
             )
         copy_insert(RegistrationVersion, versions)
         report.registrations_created = len(created)
+        return [registration.pk for registration in (*created, *updated)]
 
     def _event(self, action, target, changes, comment, **ids) -> AuditEvent:
         return AuditEvent(
