@@ -37,6 +37,7 @@ from governance.models import (
     RuleSetItem,
     Waiver,
 )
+from governance.models.compliance import ACTIVE_RUN_STATUSES
 from governance.selectors import effective_requirements
 from registry.choices import ComplianceStatus, RegistrationStatus
 from registry.models import Community, Registration
@@ -110,7 +111,7 @@ def compliance_run_start(*, community: Community | None, actor=None, trigger: st
 
     lock_key = _lock_key(community)
     ComplianceRun.objects.filter(
-        lock_key=lock_key, status__in=[RunStatus.QUEUED, RunStatus.RUNNING], created_at__lt=timezone.now() - STALE_AFTER
+        lock_key=lock_key, status__in=ACTIVE_RUN_STATUSES, created_at__lt=timezone.now() - STALE_AFTER
     ).update(status=RunStatus.FAILED, finished_at=timezone.now(), error=_("Abandoned: no worker finished it."))
     try:
         with transaction.atomic():
@@ -263,7 +264,7 @@ def run_plan(*, run_id: int) -> list[int]:
     """
     with transaction.atomic():
         run = ComplianceRun.objects.select_for_update(of=("self",)).select_related("community").get(pk=run_id)
-        if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+        if run.status not in ACTIVE_RUN_STATUSES:
             return []
         if run.status == RunStatus.QUEUED:
             run.status = RunStatus.RUNNING

@@ -56,7 +56,9 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, RegistryV
     def deliveries(self, request, pk=None):
         """The webhook's deliveries, newest first, each with its attempts."""
         webhook = self.get_object()
-        deliveries = WebhookDelivery.objects.restrict(request.user, Action.VIEW).filter(webhook=webhook)
+        deliveries = WebhookDelivery.objects.restrict(request.user, Action.VIEW, scope=self.user_scope).filter(
+            webhook=webhook
+        )
         page = self.paginate_queryset(deliveries)
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 

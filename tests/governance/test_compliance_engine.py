@@ -312,4 +312,3 @@ def test_long_texts_are_told_apart_by_their_digest(community, django_capture_on_
 
     assert results(clean) == {"NO-FRAUD": "P"}
     assert results(flagged) == {"NO-FRAUD": "F"}
-    assert len(engine._digest(long)[1]) == 16

@@ -185,7 +185,7 @@ class FindingTests:
         sent = []
         monkeypatch.setattr("governance.notifications.notify_status_changes", sent.extend)
         registration = live(community, vendor="")
-        sweep()
+        run = sweep()
         opened = finding(registration, "VENDOR")
         assert sent == [
             {
@@ -195,7 +195,7 @@ class FindingTests:
                 "opened": [opened.pk],
                 "closed": [],
                 "reopened": [],
-                "run": sent[0]["run"],
+                "run": run.pk,
             }
         ]
         sent.clear()
