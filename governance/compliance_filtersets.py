@@ -15,8 +15,8 @@ from registry.models import Community
 def _community_ids(slug: str, *, tree: bool):
     communities = Community.objects.filter(slug=slug)
     if tree:
-        path = communities.values_list("path", flat=True).first()
-        communities = Community.objects.filter(path__startswith=path) if path is not None else communities.none()
+        community = communities.first()
+        communities = Community.objects.subtree_of(community) if community else communities.none()
     return communities.values("pk")
 
 

@@ -385,10 +385,12 @@ def evaluate_chunk(
 
     communities = {}
     if "registration" in wants:
-        slugs = dict(Community.objects.values_list("pk", "slug"))
-        for pk, path in Community.objects.filter(pk__in={row[1] for row in rows}).values_list("pk", "path"):
-            lineage = [int(part) for part in path.strip("/").split("/")]
-            communities[pk] = (slugs[pk], [slugs[i] for i in lineage])
+        here = list(Community.objects.filter(pk__in={row[1] for row in rows}).only("pk", "path"))
+        lineages = {community.pk: [*community.ancestor_ids(), community.pk] for community in here}
+        # Only the chunk's communities and their ancestors, not every community's slug.
+        wanted = {pk for lineage in lineages.values() for pk in lineage}
+        slugs = dict(Community.objects.filter(pk__in=wanted).values_list("pk", "slug"))
+        communities = {pk: (slugs[pk], [slugs[i] for i in lineage]) for pk, lineage in lineages.items()}
     midnight = datetime.datetime.combine(today, datetime.time.min, tzinfo=datetime.UTC)
 
     union = sorted(reads, key=repr)

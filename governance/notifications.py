@@ -22,6 +22,7 @@ from functools import partial
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -73,7 +74,7 @@ def notify_status_changes(changes: list[dict]) -> None:
 
 
 def registration_url(registration_id: int) -> str:
-    return f"{settings.SITE_URL.rstrip('/')}/registrations/{registration_id}/"
+    return settings.SITE_URL.rstrip("/") + reverse("web:registration-detail", args=[registration_id])
 
 
 def _status_label(value: str) -> str:
@@ -204,7 +205,7 @@ def _email_messages(registrations: dict, batch: list[dict], findings: dict) -> l
         if len(items) > DIGEST_LIMIT:
             parts.append(
                 _("…and %(count)d more: %(url)s")
-                % {"count": len(items) - DIGEST_LIMIT, "url": f"{settings.SITE_URL.rstrip('/')}/dashboard/"}
+                % {"count": len(items) - DIGEST_LIMIT, "url": settings.SITE_URL.rstrip("/") + reverse("web:dashboard")}
             )
         # One message per person, so that no recipient sees who else was told.
         messages.append(EmailMessage(subject=_subject(items), body="\n\n".join(parts) + "\n", to=[email]))

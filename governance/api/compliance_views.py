@@ -18,14 +18,11 @@ from governance.api import compliance_serializers as s
 from governance.choices import ResultCode, RunTrigger
 from governance.compliance_filtersets import ComplianceResultFilterSet, ComplianceRunFilterSet, FindingFilterSet
 from governance.models import ComplianceResult, ComplianceRun, Finding, RegistrationCompliance
-from governance.models.compliance import ACTIVE_RUN_STATUSES
+from governance.models.compliance import ACTIVE_RUN_STATUSES, RESULT_ID_FACTOR
 from governance.services.compliance import SweepAlreadyRunning, compliance_run_start
 from registry.api.errors import Conflict
 from registry.api.pagination import IdCursorPagination
 from registry.api.views import RegistryViewSet
-
-# The view's id is registration id × RESULT_ID_FACTOR + position (migration 0004).
-RESULT_ID_FACTOR = 100_000
 
 SWEEP_RUNNING = _("A sweep of this community is already queued or running (run %(run)s); wait for it to finish.")
 

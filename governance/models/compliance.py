@@ -20,6 +20,8 @@ from governance.querysets import ComplianceRunQuerySet, RegistrationScopedQueryS
 from registry.models import Community, Organization, Registration
 
 ACTIVE_RUN_STATUSES = [RunStatus.QUEUED, RunStatus.RUNNING]
+# A result's id in the view is registration id × RESULT_ID_FACTOR + position (the factor is in migration 0004).
+RESULT_ID_FACTOR = 100_000
 
 
 class ComplianceRun(models.Model):

@@ -286,12 +286,6 @@ class BaseRiskFormSet(forms.BaseFormSet):
     def get_form_kwargs(self, index):
         return {**super().get_form_kwargs(index), "matrix": self.matrix}
 
-    @property
-    def empty_form(self):
-        form = self.form(auto_id=self.auto_id, prefix=self.add_prefix("__prefix__"), matrix=self.matrix)
-        self.add_fields(form, None)
-        return form
-
     def answers(self, previous: dict) -> dict:
         """The register's answers: the kept matrix (if one was given) and the non-blank, non-deleted rows."""
         risks, rows = [], []

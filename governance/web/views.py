@@ -149,17 +149,20 @@ def rich_text(text: str) -> str:
     return mark_safe(_LINK.sub(r'<a href="\1" rel="noopener">\2</a>', escaped))
 
 
-def result_context(assessment: RiskAssessment) -> dict:
-    """What the result block shows: scores and level with the Directive's obligations, or tier and reasons."""
+def result_context(assessment: RiskAssessment, *, obligations: bool = True) -> dict:
+    """What the result block shows: scores and level with the Directive's obligations, or tier and reasons.
+
+    Lists show only the headline, so they leave the obligations' long texts out (`obligations=False`)."""
     result = assessment.result or {}
     lang = language()
     if assessment.instrument == canada_aia.SLUG:
         level = result.get("impact_level")
-        obligations = [
+        items = canada_aia.obligations(level) if obligations else []
+        texts = [
             {"title": localized(item["title"], lang), "text": rich_text(localized(item["text"], lang))}
-            for item in canada_aia.obligations(level)
+            for item in items
         ]
-        return {"kind": "aia", "result": result, "level": LEVELS.get(level, ""), "obligations": obligations}
+        return {"kind": "aia", "result": result, "level": LEVELS.get(level, ""), "obligations": texts}
     if assessment.instrument == eu_ai_act.SLUG:
         tier = result.get("tier", "")
         label = RiskTier(tier).label if tier in RiskTier.values else tier
@@ -231,7 +234,10 @@ def assessment_list(request):
             return HttpResponseBadRequest(_("Unknown status."))
         assessments = assessments.filter(status=status)
     page = Paginator(assessments.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [{"assessment": a, "name": _instrument_name(a), "summary": result_context(a)} for a in page.object_list]
+    rows = [
+        {"assessment": a, "name": _instrument_name(a), "summary": result_context(a, obligations=False)}
+        for a in page.object_list
+    ]
     can_file = registration is not None and _may(Registration, request.user, registration.pk, Action.FILE)
     return render(
         request,
@@ -442,10 +448,6 @@ def _review_context(request, assessment, errors=()):
     evaluation = instrument.evaluate(assessment.version, assessment.answers)
     return _base_context(request, assessment) | {
         "sections": answer_sections(pages, assessment.answers),
-        "pages": [
-            {"name": p.name, "title": localized(p.title), "url": _page_url(assessment, p)}
-            for p in _visible_pages(pages, assessment.answers)
-        ],
         "edit_url": _first_page_url(assessment),
         "incomplete": _incomplete(assessment, pages, evaluation.incomplete),
         "errors": list(errors),

@@ -1,13 +1,16 @@
 from rest_framework import serializers
 
 from registry.models import Organization, Webhook, WebhookDelivery, WebhookEvent
-from registry.permissions import FILING_ROLES
 
-from .serializers import StrictModelSerializer
+from .serializers import FilingScopedMixin, StrictModelSerializer
 
 
-class WebhookSerializer(StrictModelSerializer):
-    """A webhook as its organization's members read it: never with the secret."""
+class WebhookSerializer(FilingScopedMixin, StrictModelSerializer):
+    """A webhook as its organization's members read it: never with the secret.
+
+    Its organization is one the user files for: another organization's slug reads as unknown."""
+
+    scoped_fields = {"organization": Organization}
 
     organization = serializers.SlugRelatedField(slug_field="slug", queryset=Organization.objects.none())
     events = serializers.ListField(
@@ -22,22 +25,6 @@ class WebhookSerializer(StrictModelSerializer):
         model = Webhook
         fields = ["id", "organization", "url", "events", "active", "description", "created_by", "created_at"]
         read_only_fields = ["id", "created_by", "created_at"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if isinstance(self.instance, list | tuple) or self.fields["organization"].read_only:
-            return
-        # Choices are the organizations the user belongs to: another organization's slug reads as unknown,
-        # while a filer naming their own organization is told they may not (403) by the service.
-        view = self.context.get("view")
-        request = self.context.get("request")
-        user = request.user if request else None
-        if user is not None and user.is_active and user.is_superuser:
-            self.fields["organization"].queryset = Organization.objects.all()
-        elif view is not None and user is not None and user.is_active:
-            self.fields["organization"].queryset = Organization.objects.filter(
-                pk__in=view.user_scope.organizations(*FILING_ROLES)
-            )
 
     def get_fields(self):
         fields = super().get_fields()

@@ -18,6 +18,7 @@ from governance.choices import ResultStatus, Severity
 from governance.evaluation import result_reason
 from governance.instruments import INSTRUMENTS
 from governance.models import ComplianceResult, Evidence, Finding, RegistrationCompliance, RiskAssessment
+from governance.models.compliance import RESULT_ID_FACTOR
 from governance.services.assessments import summary as assessment_summary
 from registry.choices import Disclosure, RegistrationStatus
 from registry.models import AISystem, Registration
@@ -173,7 +174,7 @@ def compliance_rows(user, registration: Registration, scope) -> tuple[list[dict]
     )
     rows = []
     for result in results:
-        position = result.id - registration.pk * 100000
+        position = result.id - registration.pk * RESULT_ID_FACTOR
         # The API's wording (governance.evaluation.result_reason): the failing rule, the evidence asked for.
         reason = result_reason(result.code, result.requirement, state.errors.get(str(position), ""))
         rows.append({"result": result, "reason": reason, "community": result.framework.community})
